@@ -1,0 +1,92 @@
+"""One error hierarchy: every failure the kit raises is a ``GeuseError``.
+
+Errors carry structured fields (what failed, where) and a one-line
+``suggestion`` that says what to do next, so a notebook user reads a message,
+not a traceback.
+"""
+
+from __future__ import annotations
+
+
+class GeuseError(Exception):
+    """Base class of every error geuse_nb raises."""
+
+    suggestion: str = ""
+
+    def __init__(self, message: str, *, suggestion: str = "") -> None:
+        self.suggestion = suggestion or self.suggestion
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text} — {self.suggestion}" if self.suggestion else text
+
+
+class ConfigError(GeuseError, ValueError):
+    """A setting has a bad value; names the setting, the value and the expected form."""
+
+    def __init__(self, name: str, value: object, expected: str) -> None:
+        self.name = name
+        self.value = value
+        self.expected = expected
+        super().__init__(
+            f"{name}={value!r} is not valid: expected {expected}",
+            suggestion=f"fix or unset {name}",
+        )
+
+
+class UsageError(GeuseError, ValueError):
+    """A caller passed bad input (unknown service, bad n_jobs, ...); nothing was sent."""
+
+
+class MissingDependencyError(GeuseError, ImportError):
+    """An optional dependency is not installed; says which extra brings it."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{package} is not installed",
+            suggestion=f"pip install 'geuse_nb[{extra}]'",
+        )
+
+
+class SandboxError(GeuseError, RuntimeError):
+    """The embedded AWS sandbox could not start, be reached or be controlled."""
+
+
+class AwsCallError(GeuseError):
+    """An AWS call failed; carries where it failed and what to do next."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        operation: str,
+        region: str | None,
+        error_code: str | None = None,
+        suggestion: str = "",
+        retryable: bool = False,
+    ) -> None:
+        self.service = service
+        self.operation = operation
+        self.region = region
+        self.error_code = error_code
+        self.retryable = retryable
+        where = f"{service}.{operation} in {region or 'default region'}"
+        code = f" [{error_code}]" if error_code else ""
+        super().__init__(f"{where}{code}: {message}", suggestion=suggestion)
+
+
+class JobError(GeuseError, RuntimeError):
+    """One or more parallel jobs failed; ``failures`` maps job key to its exception."""
+
+    def __init__(self, failures: dict[object, BaseException]) -> None:
+        self.failures = failures
+        first_key, first = next(iter(failures.items()))
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        super().__init__(
+            f"{len(failures)} job(s) failed; first {first_key!r}: {first}{more}",
+            suggestion="see JobResults.frame() for every job's error and suggestion",
+        )

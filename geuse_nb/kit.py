@@ -1,0 +1,237 @@
+"""The Kit: one object that owns the settings, sandbox, pool, cache, metrics and progress.
+
+Every part below knows nothing of the Kit; the Kit wires them together. The
+module-level ``init()``/``get_kit()`` keep one default Kit, which the
+``geuse_nb.call``-style shortcuts use.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .backend import Backend, aws_credentials_available
+from .config import Settings, resolve_settings
+from .errors import UsageError
+from .metrics import Recorder
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .cache import TieredCache
+    from .parallel import JobResults
+    from .pool import ClientPool
+    from .progress import Progress
+    from .report import Report
+    from .sandbox import Sandbox
+
+log = logging.getLogger("geuse_nb")
+
+
+class Kit:
+    """Fast, recorded, cached AWS from a notebook. Use as a context manager or call ``close()``."""
+
+    def __init__(
+        self,
+        name: str = "geuse",
+        *,
+        backend: str | None = None,
+        settings: Settings | None = None,
+        sandbox: Sandbox | None = None,
+        **overrides: Any,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise UsageError(f"kit name {name!r} is not valid", suggestion="pass a short label")
+        self.name = name
+        if backend is not None:
+            overrides["backend"] = backend
+        self.settings = settings.replace(**overrides) if settings else resolve_settings(**overrides)
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self.metrics = Recorder(self.settings, kit_name=name)
+        self.sandbox: Sandbox | None = None
+        self._owns_sandbox = False
+        self.backend = self._open_backend(sandbox)
+
+        from .cache import TieredCache
+        from .calls import CallPath
+        from .parallel import Engine
+        from .pool import ClientPool
+        from .progress import Progress
+        from .resources import ResourceSampler
+
+        self.progress: Progress = Progress(self.settings)
+        self.pool: ClientPool = ClientPool(self.settings, self.backend, recorder=self.metrics)
+        self.cache: TieredCache = TieredCache(self.settings, recorder=self.metrics)
+        self._calls = CallPath(self.pool, self.cache, self.metrics)
+        self._engine = Engine(self.settings, progress=self.progress, recorder=self.metrics)
+        self._sampler = ResourceSampler(self.metrics, self.settings.metrics_collection_interval)
+        self._sampler.start()
+        atexit.register(self.close)
+
+    # ------------------------------------------------------------ backend
+    def _open_backend(self, sandbox: Sandbox | None) -> Backend:
+        kind = self.settings.backend
+        profile = self.settings.aws_profile
+        if kind == "auto":
+            kind = "aws" if aws_credentials_available(profile) else "sandbox"
+            log.info("geuse_nb: backend 'auto' chose %r (%s AWS credentials found)",
+                     kind, "with" if kind == "aws" else "no")
+        if kind == "aws":
+            return Backend(kind="aws", profile=profile)
+        from .sandbox import Sandbox
+
+        if sandbox is None:
+            if self.settings.sandbox_url:
+                sandbox = Sandbox.join(self.settings.sandbox_url)
+            else:
+                sandbox = Sandbox(seed=self.settings.sandbox_seed,
+                                  home_region=self.settings.sandbox_home_region).start()
+                self._owns_sandbox = True
+        self.sandbox = sandbox
+        return Backend(
+            kind="sandbox",
+            default_region=self.settings.sandbox_home_region,
+            profile=profile,
+            sandbox_url=sandbox.url,
+            endpoints={r: sandbox.endpoint_url(r) for r in sandbox.regions},
+        )
+
+    # ------------------------------------------------------------ AWS
+    def client(self, service: str, region: str | None = None) -> Any:
+        """The pooled, thread-safe boto3 client for (service, region)."""
+        return self.pool.client(service, region)
+
+    def call(self, service: str, operation: str, region: str | None = None, *,
+             ttl: float | None = None, refresh: bool = False, kind: str | None = None,
+             **params: Any) -> dict[str, Any]:
+        """One AWS call: cached for reads, paginated and merged, recorded."""
+        return self._calls.call(service, operation, region, ttl=ttl, refresh=refresh,
+                                kind=kind, **params)
+
+    def records(self, service: str, operation: str, region: str | None = None,
+                **params: Any) -> pd.DataFrame:
+        """``call`` and return the response's main list as a DataFrame with a ``region`` column."""
+        return self._calls.records(service, operation, region, **params)
+
+    def fanout(self, service: str, operation: str, regions: Iterable[str] | None = None, *,
+               param_sets: Iterable[Mapping[str, Any]] | None = None, desc: str | None = None,
+               n_jobs: int | None = None, **params: Any) -> pd.DataFrame:
+        """``records`` over regions (× parameter sets) in parallel → one DataFrame.
+
+        Failed (region, params) pairs are listed in ``frame.attrs["failed"]``, never dropped
+        silently.
+        """
+        from .fanout import fanout
+
+        return fanout(self._engine, self._calls, service, operation, regions,
+                      param_sets=param_sets, desc=desc, n_jobs=n_jobs,
+                      default_region=self.backend.default_region, **params)
+
+    # ------------------------------------------------------------ parallel
+    def pmap(self, fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str | None = None,
+             n_jobs: int | None = None, retries: int | None = None,
+             timeout: float | None = None, backend: str | None = None) -> JobResults:
+        """Run ``fn`` over ``items`` in parallel; values come back in input order."""
+        return self._engine.pmap(fn, items, desc=desc, n_jobs=n_jobs, retries=retries,
+                                 timeout=timeout, backend=backend)
+
+    def jobs(self, spec: Mapping[str, Any], *, desc: str | None = None,
+             n_jobs: int | None = None, retries: int | None = None,
+             timeout: float | None = None) -> JobResults:
+        """Named jobs with dependencies: ``{"vpc": f, "sg": (g, ["vpc"])}``."""
+        return self._engine.jobs(spec, desc=desc, n_jobs=n_jobs, retries=retries,
+                                 timeout=timeout)
+
+    # ------------------------------------------------------------ cache, report
+    def cached(self, fn: Callable[..., Any] | None = None, *, ttl: float | None = None,
+               kind: str | None = None, ignore: Iterable[str] = ()) -> Any:
+        """Memoise a function in the kit's cache; with or without parentheses."""
+        return self.cache.memoize(fn, ttl=ttl, kind=kind, ignore=ignore,
+                                  scope=self.backend.identity)
+
+    def report(self, title: str | None = None) -> Report:
+        """A performance report of everything recorded so far (displays inline)."""
+        from .report import Report
+
+        return Report.build(
+            title=title or f"geuse_nb · {self.name}",
+            recorder=self.metrics,
+            cache_stats=self.cache.stats(),
+            pool_stats=self.pool.stats(),
+            settings=self.settings,
+        )
+
+    # ------------------------------------------------------------ lifecycle
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Stop the sampler, drop clients, close the cache and an owned sandbox. Idempotent."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        atexit.unregister(self.close)
+        for part in ("_engine", "_sampler", "pool", "cache"):
+            obj = getattr(self, part, None)
+            if obj is not None:
+                try:
+                    obj.close()
+                except Exception:  # close must finish whatever one part does
+                    log.warning("geuse_nb: closing %s failed", part, exc_info=True)
+        if self.sandbox is not None and self._owns_sandbox:
+            self.sandbox.stop()
+
+    def __enter__(self) -> Kit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else self.backend.kind
+        return f"<geuse_nb.Kit {self.name!r} {state}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A Kit travels as its name, settings and backend description (no credentials)."""
+        return {"name": self.name, "settings": self.settings, "backend": self.backend}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from .sandbox import Sandbox
+
+        backend: Backend = state["backend"]
+        sandbox = Sandbox.join(backend.sandbox_url) if backend.kind == "sandbox" else None
+        settings: Settings = state["settings"]
+        if backend.kind == "sandbox":
+            settings = settings.replace(backend="sandbox", sandbox_url=backend.sandbox_url)
+        self.__init__(state["name"], settings=settings, sandbox=sandbox)  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- default kit
+_default: Kit | None = None
+_default_lock = threading.Lock()
+
+
+def init(name: str = "geuse", *, backend: str | None = None, **settings: Any) -> Kit:
+    """Create a Kit and make it the default (closing the previous default)."""
+    global _default
+    kit = Kit(name, backend=backend, **settings)
+    with _default_lock:
+        previous, _default = _default, kit
+    if previous is not None:
+        previous.close()
+    return kit
+
+
+def get_kit() -> Kit:
+    """The default Kit, created with default settings on first use."""
+    global _default
+    with _default_lock:
+        if _default is None or _default.closed:
+            _default = Kit()
+        return _default

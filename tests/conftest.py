@@ -1,0 +1,205 @@
+"""Test guards and shared fixtures.
+
+Autouse guards fail any test that
+- tries to reach a non-loopback address (no internet, no real AWS, ever);
+- leaves a thread, a child process or an open progress bar behind.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+# ---------------------------------------------------------------- environment
+# Set before geuse_nb or boto3 read anything: fake credentials so nothing can
+# sign a request for a real account, no instance-metadata lookups, no profile.
+for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "GEUSE_SANDBOX_URL",
+              "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+    os.environ.pop(_name, None)
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "GEUSE_BACKEND": "sandbox",
+    "GEUSE_PROGRESS_QUIET_MODE": "1",
+})
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+# ---------------------------------------------------------------- network guard
+class NetworkGuardError(RuntimeError):
+    """A test tried to reach beyond loopback."""
+
+
+_network_violations: list[str] = []
+
+
+def _is_local(address: object) -> bool:
+    if isinstance(address, str):  # AF_UNIX path
+        return True
+    if not isinstance(address, tuple) or not address:
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: resolving it is already reaching out
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _check(address: object) -> None:
+    if not _is_local(address):
+        _network_violations.append(repr(address))
+        raise NetworkGuardError(f"test tried to connect to {address!r}: only loopback is allowed")
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    _check(address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    _check(address)
+    return _real_connect_ex(self, address)
+
+
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded_getaddrinfo(host: object, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+    if host not in (None, "localhost") and not _is_local((host,)):
+        _network_violations.append(f"resolve {host!r}")
+        raise NetworkGuardError(f"test tried to resolve {host!r}: only loopback is allowed")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+socket.getaddrinfo = _guarded_getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def network_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test loudly if it tried to leave loopback, even if the error was caught."""
+    before = len(_network_violations)
+    yield
+    tried = _network_violations[before:]
+    del _network_violations[before:]
+    if tried and not request.node.get_closest_marker("expect_network_violation"):
+        pytest.fail(f"network guard: test tried to reach {tried}", pytrace=False)
+
+
+# ---------------------------------------------------------------- leak guard
+_GRACE_SECONDS = 3.0
+
+
+def _progress_bars() -> set[object]:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return set()
+    return set(getattr(tqdm, "_instances", ()) or ())
+
+
+@pytest.fixture(autouse=True)
+def leak_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves threads, child processes or progress bars behind."""
+    threads_before = set(threading.enumerate())
+    me = psutil.Process()
+    children_before = {p.pid for p in me.children(recursive=True)}
+    bars_before = _progress_bars()
+    yield
+    if request.node.get_closest_marker("allow_leaks"):
+        return
+    deadline = time.monotonic() + _GRACE_SECONDS
+    leaked_threads: list[threading.Thread] = []
+    for thread in set(threading.enumerate()) - threads_before:
+        thread.join(max(0.0, deadline - time.monotonic()))  # a closing thread may finish
+        if thread.is_alive():
+            leaked_threads.append(thread)
+    leaked_children = []
+    for proc in me.children(recursive=True):
+        if proc.pid in children_before:
+            continue
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except psutil.TimeoutExpired:
+            leaked_children.append(proc)
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    bars = _progress_bars() - bars_before
+    problems = []
+    if leaked_threads:
+        problems.append("threads " + ", ".join(sorted(t.name for t in leaked_threads)))
+    if leaked_children:
+        problems.append("child processes " + ", ".join(str(p.pid) for p in leaked_children))
+    if bars:
+        problems.append(f"{len(bars)} open progress bar(s)")
+        for bar in bars:
+            bar.close()
+    if problems:
+        pytest.fail("leak guard: test left " + "; ".join(problems), pytrace=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "expect_network_violation: the test trips the guard")
+    config.addinivalue_line("markers", "allow_leaks: skip the leak guard (session fixtures)")
+
+
+# ---------------------------------------------------------------- shared fixtures
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own cache dir and starts with no configure() leftovers."""
+    import geuse_nb as gn
+
+    monkeypatch.setenv("GEUSE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    gn.reset_configuration()
+    yield
+    gn.reset_configuration()
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[object]:
+    """One embedded AWS for the session, with no latency; tests that change faults or
+    latency start their own or restore what they changed."""
+    from geuse_nb.sandbox import Sandbox
+
+    with Sandbox(seed=7, rtt=0.0) as box:
+        yield box
+
+
+@pytest.fixture()
+def kit(sandbox: object) -> Iterator[object]:
+    """A Kit on the session sandbox with a fresh cache dir."""
+    import geuse_nb as gn
+
+    with gn.Kit("test", backend="sandbox", sandbox=sandbox) as k:
+        yield k
+
+
+@pytest.fixture()
+def shared_data() -> Path:
+    """The public reference data in ../shared/data; skips with a reason when absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"reference data not found at {SHARED_DATA} "
+                    "(only the data-derivation tests need it)")
+    return SHARED_DATA
