@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo test bench lint venv browser clean
 
 venv: $(STAMP)
 
@@ -19,7 +19,15 @@ lint: venv
 	@echo "==> ruff check"
 	@$(VENV)/bin/ruff check .
 
-test: venv lint
+# The HTML report is checked in a real headless browser: Debian's chromium.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "==> installing Debian's chromium for the report test (first run only)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq chromium >/dev/null; \
+	  else echo "run as root or: sudo apt-get install chromium"; exit 1; fi; }
+
+test: venv lint browser
 	@echo "==> pytest"
 	@$(VENV)/bin/pytest -q
 

@@ -58,6 +58,41 @@ DEFAULT_KIND_TTLS: Mapping[str, float] = MappingProxyType(
 )
 
 
+FIELD_HELP: Mapping[str, str] = MappingProxyType({
+    "cache_dir": "where the disk tier lives (created 0700)",
+    "cache_default_ttl": "seconds a cached read stays fresh when its kind has no TTL",
+    "cache_kind_ttls": "TTL per kind, e.g. `spot_prices=600,regions=3600`",
+    "cache_memory_max_items": "entries in the memory tier (LRU); 0 turns it off",
+    "cache_disk_enabled": "keep a disk tier (diskcache) behind the memory tier",
+    "cache_disk_size_limit": "bytes the disk tier may use before LRU eviction",
+    "cache_compression_enabled": "zlib-compress large values on disk",
+    "cache_stale_if_error": "serve an expired entry up to this many seconds old when AWS fails",
+    "parallel_max_workers": "workers per map; `auto` derives them from the CPU count",
+    "parallel_job_timeout": "seconds one job may run before it is marked timed out",
+    "parallel_retry_count": "retries of a retryable failure (per job and per botocore call)",
+    "pool_max_connections": "HTTP connections per endpoint (botocore max_pool_connections)",
+    "pool_idle_timeout": "seconds before an unused client is dropped",
+    "pool_connection_timeout": "connect timeout, seconds",
+    "pool_read_timeout": "read timeout, seconds",
+    "pool_keep_alive": "TCP keep-alive on pooled connections",
+    "pool_retry_mode": "botocore retry mode: standard, adaptive or legacy",
+    "progress_no_color": "no ANSI colour (also `NO_COLOR`)",
+    "progress_quiet": "no progress output at all",
+    "progress_verbose_errors": "show tracebacks under error messages",
+    "metrics_cloudwatch_export": "export metrics to CloudWatch when the kit closes",
+    "metrics_namespace": "CloudWatch namespace of exported metrics",
+    "metrics_collection_interval": "seconds between CPU/memory samples",
+    "metrics_max_rows": "rows kept per metrics table (oldest drop off)",
+    "debug": "debug logging for geuse_nb",
+    "backend": "`sandbox`, `aws`, or `auto` (aws when credentials are found)",
+    "aws_profile": "AWS profile for the aws backend",
+    "tuning_profile": "`high-volume`, `memory-constrained` or `network-limited`",
+    "sandbox_url": "join a running sandbox instead of starting one",
+    "sandbox_seed": "seed of the sandbox's spot market and faults",
+    "sandbox_home_region": "region the sandbox's latencies are measured from",
+})
+
+
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "geuse_nb"
@@ -69,7 +104,9 @@ class Settings:
 
     cache_dir: Path = dataclasses.field(default_factory=_default_cache_dir)
     cache_default_ttl: float = 300.0
-    cache_kind_ttls: Mapping[str, float] = dataclasses.field(default_factory=lambda: DEFAULT_KIND_TTLS)
+    cache_kind_ttls: Mapping[str, float] = dataclasses.field(
+        default_factory=lambda: DEFAULT_KIND_TTLS
+    )
     cache_memory_max_items: int = 2048
     cache_disk_enabled: bool = True
     cache_disk_size_limit: int = 1 << 30

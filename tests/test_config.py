@@ -1,0 +1,168 @@
+"""Settings: every field's default, environment names, precedence and bad values."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from pathlib import Path
+
+import pytest
+
+import geuse_nb as gn
+from geuse_nb.config import ENV_NAMES, env_names, resolve_settings
+
+# field: (documented default, a good env value, what it parses to, a bad env value)
+CASES = {
+    "cache_dir": (None, "/tmp/geuse-x", Path("/tmp/geuse-x"), "   "),
+    "cache_default_ttl": (300.0, "60", 60.0, "-5"),
+    "cache_kind_ttls": (None, "spot_prices=60", None, "spot_prices"),
+    "cache_memory_max_items": (2048, "10", 10, "ten"),
+    "cache_disk_enabled": (True, "false", False, "maybe"),
+    "cache_disk_size_limit": (1 << 30, str(1 << 21), 1 << 21, "12"),
+    "cache_compression_enabled": (True, "0", False, "2"),
+    "cache_stale_if_error": (0.0, "600", 600.0, "-1"),
+    "parallel_max_workers": (None, "7", 7, "abc"),
+    "parallel_job_timeout": (300.0, "2.5", 2.5, "-3"),
+    "parallel_retry_count": (3, "5", 5, "1.5"),
+    "pool_max_connections": (10, "20", 20, "0"),
+    "pool_idle_timeout": (300.0, "30", 30.0, "soon"),
+    "pool_connection_timeout": (10.0, "3", 3.0, "0"),
+    "pool_read_timeout": (60.0, "5", 5.0, "-1"),
+    "pool_keep_alive": (True, "no", False, "perhaps"),
+    "pool_retry_mode": ("standard", "adaptive", "adaptive", "aggressive"),
+    "progress_no_color": (False, "1", True, "x"),
+    "progress_quiet": (False, "yes", True, "x"),
+    "progress_verbose_errors": (False, "on", True, "x"),
+    "metrics_cloudwatch_export": (False, "true", True, "x"),
+    "metrics_namespace": ("GeuseNB", "Ops/Team", "Ops/Team", " "),
+    "metrics_collection_interval": (5.0, "1", 1.0, "0"),
+    "metrics_max_rows": (500_000, "1000", 1000, "10"),
+    "debug": (False, "1", True, "x"),
+    "backend": ("auto", "aws", "aws", "azure"),
+    "aws_profile": (None, "ops", "ops", None),
+    "tuning_profile": (None, "high-volume", "high-volume", "turbo"),
+    "sandbox_url": (None, "http://127.0.0.1:5000", "http://127.0.0.1:5000", None),
+    "sandbox_seed": (42, "7", 7, "-1"),
+    "sandbox_home_region": ("us-east-1", "eu-west-1", "eu-west-1", " "),
+}
+
+
+def test_every_field_has_a_case_and_env_names() -> None:
+    fields = {f.name for f in dataclasses.fields(gn.Settings)}
+    assert fields == set(CASES) == set(ENV_NAMES)
+
+
+@pytest.mark.parametrize("field", sorted(CASES))
+def test_default(field: str) -> None:
+    default = CASES[field][0]
+    value = getattr(resolve_settings(environ={}), field)
+    if field == "cache_dir":
+        assert value == Path.home() / ".cache" / "geuse_nb"
+    elif field == "cache_kind_ttls":
+        assert dict(value) == {"regions": 86400.0, "availability_zones": 86400.0,
+                               "instance_types": 3600.0, "spot_prices": 3600.0}
+    else:
+        assert value == default
+
+
+@pytest.mark.parametrize("field", sorted(CASES))
+def test_each_env_name_is_read(field: str) -> None:
+    _, raw, parsed, _ = CASES[field]
+    for name in env_names(field):
+        value = getattr(resolve_settings(environ={name: raw}), field)
+        if field == "cache_kind_ttls":
+            assert value["spot_prices"] == 60.0 and value["regions"] == 86400.0
+        else:
+            assert value == parsed, name
+
+
+@pytest.mark.parametrize("field", sorted(f for f, case in CASES.items() if case[3] is not None))
+def test_bad_env_value_names_variable_value_and_form(field: str) -> None:
+    bad = CASES[field][3]  # aws_profile and sandbox_url are free-form: nothing is invalid
+    name = env_names(field)[-1]
+    with pytest.raises(gn.ConfigError) as err:
+        resolve_settings(environ={name: bad})
+    text = str(err.value)
+    assert name in text and repr(bad) in text and "expected" in text
+    assert err.value.name == name and err.value.value == bad
+
+
+def test_suite_names_and_geuse_prefix_wins() -> None:
+    assert env_names("parallel_max_workers") == ("GEUSE_PARALLEL_MAX_WORKERS",
+                                                 "PARALLEL_MAX_WORKERS")
+    assert env_names("progress_quiet") == ("GEUSE_PROGRESS_QUIET_MODE", "PROGRESS_QUIET_MODE")
+    env = {"PARALLEL_MAX_WORKERS": "5", "GEUSE_PARALLEL_MAX_WORKERS": "9"}
+    assert resolve_settings(environ=env).parallel_max_workers == 9
+
+
+def test_no_color_is_honoured_unless_set_explicitly() -> None:
+    assert resolve_settings(environ={"NO_COLOR": "1"}).progress_no_color is True
+    assert resolve_settings(environ={"NO_COLOR": ""}).progress_no_color is False
+    env = {"NO_COLOR": "1", "PROGRESS_NO_COLOR": "0"}
+    assert resolve_settings(environ=env).progress_no_color is False
+
+
+def test_precedence_defaults_profile_env_configure_explicit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GEUSE_CACHE_DIR", raising=False)
+    assert resolve_settings(environ={}).pool_max_connections == 10
+    env = {"GEUSE_TUNING_PROFILE": "high-volume"}
+    assert resolve_settings(environ=env).pool_max_connections == 20  # profile over default
+    env["POOL_MAX_CONNECTIONS"] = "30"
+    assert resolve_settings(environ=env).pool_max_connections == 30  # env over profile
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    gn.configure(pool_max_connections=40)
+    assert resolve_settings().pool_max_connections == 40  # configure over env
+    assert resolve_settings(pool_max_connections=50).pool_max_connections == 50  # explicit
+
+
+@pytest.mark.parametrize("profile,field,value", [
+    ("high-volume", "parallel_max_workers", 50),
+    ("high-volume", "cache_default_ttl", 3600.0),
+    ("memory-constrained", "cache_memory_max_items", 128),
+    ("network-limited", "pool_retry_mode", "adaptive"),
+])
+def test_tuning_profiles(profile: str, field: str, value: object) -> None:
+    assert getattr(resolve_settings(environ={}, tuning_profile=profile), field) == value
+    assert getattr(resolve_settings(environ={}).replace(tuning_profile=profile), field) == value
+
+
+def test_settings_context_restores_and_configure_none_forgets() -> None:
+    gn.configure(parallel_retry_count=7)
+    with gn.settings_context(parallel_retry_count=1) as inside:
+        assert inside.parallel_retry_count == 1
+    assert resolve_settings().parallel_retry_count == 7
+    gn.configure(parallel_retry_count=None)
+    assert resolve_settings().parallel_retry_count == 3
+
+
+def test_configure_rejects_bad_value_and_keeps_previous() -> None:
+    gn.configure(parallel_retry_count=4)
+    with pytest.raises(gn.ConfigError, match="parallel_retry_count"):
+        gn.configure(parallel_retry_count=-1)
+    assert resolve_settings().parallel_retry_count == 4
+
+
+def test_unknown_setting_suggests_closest() -> None:
+    with pytest.raises(gn.UsageError, match="did you mean 'parallel_max_workers'"):
+        gn.configure(paralel_max_workers=3)
+
+
+def test_settings_are_frozen_and_pickle() -> None:
+    settings = resolve_settings(environ={"GEUSE_CACHE_KIND_TTLS": "regions=5"})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.debug = True  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        settings.cache_kind_ttls["regions"] = 1  # type: ignore[index]
+    clone = pickle.loads(pickle.dumps(settings))
+    assert clone == settings and clone.ttl_for("regions") == 5.0
+    assert clone.ttl_for(None) == clone.ttl_for("unknown-kind") == 300.0
+
+
+def test_readme_documents_every_setting_and_env_name() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for field in CASES:
+        assert f"`{field}`" in readme, field
+        for name in env_names(field):
+            assert f"`{name}`" in readme, name
