@@ -66,6 +66,8 @@ class Kit:
         self.progress: Progress = Progress(self.settings)
         self.pool: ClientPool = ClientPool(self.settings, self.backend, recorder=self.metrics)
         self.cache: TieredCache = TieredCache(self.settings, recorder=self.metrics)
+        self.metrics.cloudwatch_client_factory = lambda: self.pool.client(
+            "cloudwatch", self.backend.default_region)
         self._calls = CallPath(self.pool, self.cache, self.metrics)
         self._engine = Engine(self.settings, progress=self.progress, recorder=self.metrics)
         self._sampler = ResourceSampler(self.metrics, self.settings.metrics_collection_interval)
@@ -177,6 +179,11 @@ class Kit:
                 return
             self._closed = True
         atexit.unregister(self.close)
+        if self.settings.metrics_cloudwatch_export:
+            try:
+                self.metrics.export_cloudwatch()
+            except Exception:  # an export failure must not stop the kit from closing
+                log.warning("geuse_nb: CloudWatch export at close failed", exc_info=True)
         for part in ("_engine", "_sampler", "pool", "cache"):
             obj = getattr(self, part, None)
             if obj is not None:
