@@ -7,6 +7,8 @@ not a traceback.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class GeuseError(Exception):
     """Base class of every error geuse_nb raises."""
@@ -20,6 +22,18 @@ class GeuseError(Exception):
     def __str__(self) -> str:
         text = super().__str__()
         return f"{text} — {self.suggestion}" if self.suggestion else text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only fields, so the default (cls(*args)) cannot
+        # rebuild them; restore args and fields directly so errors cross processes.
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type[GeuseError], args: tuple[Any, ...], state: dict[str, Any]) -> GeuseError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(GeuseError, ValueError):
