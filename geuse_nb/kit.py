@@ -70,6 +70,7 @@ class Kit:
             "cloudwatch", self.backend.default_region)
         self._calls = CallPath(self.pool, self.cache, self.metrics)
         self._engine = Engine(self.settings, progress=self.progress, recorder=self.metrics)
+        self.cache.attach(fetch=self._fetch_for_warm, pmap=self.pmap, scope=self.backend.identity)
         self._sampler = ResourceSampler(self.metrics, self.settings.metrics_collection_interval)
         self._sampler.start()
         atexit.register(self.close)
@@ -132,6 +133,10 @@ class Kit:
         return fanout(self._engine, self._calls, service, operation, regions,
                       param_sets=param_sets, desc=desc, n_jobs=n_jobs,
                       default_region=self.backend.default_region, **params)
+
+    def _fetch_for_warm(self, spec: Mapping[str, Any]) -> Any:
+        return self._calls.call(spec["service"], spec["operation"], spec.get("region"),
+                                **spec.get("params", {}))
 
     # ------------------------------------------------------------ parallel
     def pmap(self, fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str | None = None,
