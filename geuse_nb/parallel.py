@@ -1,23 +1,833 @@
-"""PLACEHOLDER (replaced by the parallel work): serial engine with the final API."""
+"""The parallel engine: ``pmap`` (joblib) and ``jobs`` (a DAG of named jobs), with
+retries, per-job timeouts, cancellation, a live status line and one ``jobs`` row per job.
+
+How a map runs (threads backend, the default for IO-bound AWS work):
+
+- a *driver* thread runs ``joblib.Parallel(return_as="generator_unordered")`` over the
+  items; each task is a ``_JobRunner`` call that posts ``start``/``retry``/``end`` events
+  to a queue;
+- the calling thread only reads that queue. It updates the status line as jobs finish,
+  enforces timeouts and reacts to cancellation, so it never blocks inside joblib:
+  Ctrl-C in a notebook lands here and finished work is kept.
+
+Honest limits (a Python thread cannot be killed):
+
+- ``timeout`` bounds each *attempt*. An attempt that overruns ends its job as
+  ``"timed_out"`` (never retried: its thread is still busy) and the map goes on with
+  the other workers; the overrunning call keeps its thread until it returns (AWS calls
+  are bounded by botocore's read timeout). ``Engine.close()`` joins such threads for at
+  most ``close_timeout`` seconds and logs the ones still running; they are daemon threads
+  (the DAG's are not: a truly hung DAG job holds interpreter exit).
+- if every worker holds a timed-out attempt, jobs not yet started are marked
+  ``"cancelled"`` (error says why) rather than waiting forever.
+- ``cancel()`` (or Ctrl-C) returns at once: jobs not started are ``"cancelled"``,
+  running ones are marked ``"cancelled"`` and abandoned (their late results are dropped),
+  finished ones keep their values. On Ctrl-C the partial ``JobResults`` is *returned*
+  (``.cancelled is True``, and a warning is logged) so finished work is not lost; if no
+  job had finished, the ``KeyboardInterrupt`` is re-raised (nothing to keep, and the cell
+  stops as the user asked). ``engine.last_results`` holds the latest results either way.
+
+Dask (``backend="dask"`` or ``joblib.parallel_config("dask")``): tasks are a module-level
+``_JobRunner`` object and the user's function, pickled by reference, so keep functions
+(and whatever builds clients) in an importable module, not in ``__main__``. There, the
+timeout is enforced inside the worker (the attempt runs in a daemon thread there) and
+cancellation stops waiting and marks jobs ``"cancelled"``; joblib cancels the pending
+futures.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import difflib
+import functools
+import graphlib
+import inspect
+import logging
+import math
+import os
+import pickle
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from .aws_errors import is_retryable
+from .errors import GeuseError, JobError, MissingDependencyError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .config import Settings
+    from .metrics import Recorder
+    from .progress import Progress
+
+log = logging.getLogger("geuse_nb")
+
+STATUSES = ("done", "failed", "timed_out", "cancelled", "skipped")
+BACKENDS = ("threads", "dask")
+_FRAME_COLUMNS = ("key", "status", "attempts", "started", "ended", "seconds", "error",
+                  "suggestion")
 
 
+# ---------------------------------------------------------------- policy helpers
+@dataclasses.dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter: attempt n waits ``rand() × min(cap, base × 2ⁿ⁻¹)``.
+
+    ``sleep`` and ``rand`` are injectable for tests; with ``sleep=None`` the wait is
+    interruptible by cancellation.
+    """
+
+    base: float = 0.2
+    cap: float = 10.0
+    rand: Callable[[], float] = random.random
+    sleep: Callable[[float], Any] | None = None
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return self.rand() * min(self.cap, self.base * (2 ** (attempt - 1)))
+
+
+def auto_workers(cpus: int | None = None) -> int:
+    """Worker count for IO-bound work from the CPU count: ``min(32, 4 × cpus + 4)``."""
+    cpus = cpus or os.cpu_count() or 1
+    return min(32, 4 * cpus + 4)
+
+
+def _context() -> tuple[str | None, int | None]:
+    """The backend ("dask"/None) and n_jobs set by an enclosing ``joblib.parallel_config``."""
+    from joblib.parallel import get_active_backend
+
+    backend, n_jobs = get_active_backend()  # prefer="threads" would force n_jobs=1
+    name = "dask" if type(backend).__name__ == "DaskDistributedBackend" else None
+    return name, n_jobs
+
+
+def resolve_workers(n_jobs: int | None, settings: Settings, n_items: int, *,
+                    context_n_jobs: int | None = None) -> int:
+    """Worker count, resolved like joblib: explicit, then context, then settings, then auto.
+
+    An explicit or context ``n_jobs`` is taken as asked (``-1`` means all CPUs, as in
+    joblib). ``settings.parallel_max_workers`` and the automatic count are capped at
+    ``settings.pool_max_connections`` (the pool's per-endpoint limit: more threads than
+    connections only queue on the pool). Always capped by the number of items, ≥ 1.
+    """
+    chosen = n_jobs if n_jobs is not None else context_n_jobs
+    if chosen is not None:
+        _check_n_jobs(chosen)
+        count = (os.cpu_count() or 1) if chosen == -1 else chosen
+    else:
+        count = settings.parallel_max_workers or auto_workers()
+        count = min(count, settings.pool_max_connections)
+    return max(1, min(count, max(n_items, 1)))
+
+
+def _check_n_jobs(n_jobs: object) -> None:
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or (n_jobs < 1 and n_jobs != -1):
+        raise UsageError(f"n_jobs={n_jobs!r} is not valid",
+                         suggestion="pass a whole number ≥ 1, -1 for all CPUs, or None for auto")
+
+
+def _check_common(retries: int | None, timeout: float | None, settings: Settings,
+                  n_jobs: int | None) -> tuple[int, float | None]:
+    if n_jobs is not None:
+        _check_n_jobs(n_jobs)
+    if retries is None:
+        retries = settings.parallel_retry_count
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise UsageError(f"retries={retries!r} is not valid",
+                         suggestion="pass a whole number ≥ 0 (0 = no retry)")
+    if timeout is None:
+        timeout = settings.parallel_job_timeout
+    elif isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (
+            timeout > 0 and math.isfinite(timeout)):
+        raise UsageError(f"timeout={timeout!r} is not valid",
+                         suggestion="pass seconds > 0, or None for settings.parallel_job_timeout")
+    return retries, timeout
+
+
+_Graph = dict[str, tuple[Callable[..., Any], list[str], bool]]  # name -> (fn, deps, pass_deps)
+
+
+# ---------------------------------------------------------------- one job
+@dataclasses.dataclass
+class Outcome:
+    """What became of one job (picklable, so it comes back from Dask workers)."""
+
+    index: int
+    status: str | None = None  # None while pending or running
+    value: Any = None
+    error: BaseException | None = None
+    attempts: int = 0
+    started: float | None = None
+    ended: float | None = None
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a GeuseError carrying its text (for Dask)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return GeuseError(f"{type(exc).__name__}: {exc}",
+                          suggestion=getattr(exc, "suggestion", "") or "")
+
+
+class _JobRunner:
+    """Runs one job with retries: a module-level, picklable callable (Dask needs that).
+
+    In-process (threads) the runner posts events to the map's queue and honours its
+    cancel event; the calling thread enforces timeouts. Out of process (Dask) it enforces
+    the timeout itself and returns an ``Outcome``.
+    """
+
+    def __init__(self, retries: int, timeout: float | None, backoff: Backoff, *,
+                 post: Callable[[tuple[Any, ...]], None] | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.retries = retries
+        self.timeout = timeout
+        self.backoff = backoff
+        self.post = post
+        self.cancel = cancel
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(post=None, cancel=None)  # queues and events stay in this process
+        return state
+
+    def __call__(self, index: int, call: Callable[[], Any]) -> Outcome | None:
+        out = Outcome(index)
+        post, cancel = self.post, self.cancel
+        while True:
+            if cancel is not None and cancel.is_set():
+                out.status = out.status or "cancelled"
+                break
+            out.attempts += 1
+            now = time.time()
+            if out.started is None:
+                out.started = now
+            if post is not None:
+                post(("start", index, out.attempts, time.monotonic(), now,
+                      threading.current_thread()))
+            try:
+                out.value = call() if post is not None else self._bounded(call)
+            except BaseException as exc:  # a job's failure is data, not a crash of the map
+                if isinstance(exc, _AttemptTimeout):
+                    out.status, out.error = "timed_out", exc
+                    break
+                if not isinstance(exc, Exception):
+                    raise
+                out.error = exc
+                if out.attempts > self.retries or not is_retryable(exc):
+                    out.status = "failed"
+                    break
+                delay = self.backoff.delay(out.attempts)
+                if post is not None:
+                    post(("retry", index, out.attempts, delay))
+                if self.backoff.sleep is not None:
+                    self.backoff.sleep(delay)
+                elif cancel is not None:
+                    cancel.wait(delay)
+                else:
+                    time.sleep(delay)
+                continue
+            out.status, out.error = "done", None
+            break
+        out.ended = time.time()
+        if post is not None:
+            post(("end", out))
+            return None
+        if out.error is not None:
+            out.error = _portable(out.error)
+        return out
+
+    def _bounded(self, call: Callable[[], Any]) -> Any:
+        """Run ``call`` in a daemon thread and wait at most ``timeout`` (out-of-process)."""
+        if self.timeout is None:
+            return call()
+        box: dict[str, Any] = {}
+        finished = threading.Event()
+
+        def attempt() -> None:
+            try:
+                box["value"] = call()
+            except BaseException as exc:
+                box["error"] = exc
+            finished.set()
+
+        threading.Thread(target=attempt, name="geuse-attempt", daemon=True).start()
+        if not finished.wait(self.timeout):
+            raise _AttemptTimeout(f"attempt exceeded the {self.timeout:g} s job timeout")
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+
+class _AttemptTimeout(GeuseError, TimeoutError):
+    """An attempt ran past the job timeout."""
+
+    suggestion = "raise timeout= (or settings.parallel_job_timeout), or look at why it hangs"
+
+
+def _call_item(fn: Callable[[Any], Any], item: Any) -> Any:
+    return fn(item)
+
+
+# ---------------------------------------------------------------- results
 class JobResults(list):  # type: ignore[type-arg]
-    pass
+    """Values in input order (``None`` for jobs that did not finish) plus what happened.
+
+    - ``keys``: one per job. For ``pmap`` the items themselves when they are unique
+      str/int values, else the input positions 0…n-1; for ``jobs`` the job names.
+    - ``values``: dict key → value (finished jobs only).
+    - ``statuses``: dict key → one of ``done, failed, timed_out, cancelled, skipped``.
+    - ``failed``: dict key → exception for ``failed`` and ``timed_out`` jobs.
+    - ``errors``: dict key → error text for every job that did not finish.
+    - ``ok``: every job is ``done``. ``cancelled``: the run was cancelled (or Ctrl-C).
+    """
+
+    def __init__(self, name: str, keys: Sequence[Hashable], outcomes: Sequence[Outcome], *,
+                 cancelled: bool = False) -> None:
+        super().__init__(o.value if o.status == "done" else None for o in outcomes)
+        self.name = name
+        self.keys = list(keys)
+        self.outcomes = list(outcomes)
+        self.cancelled = cancelled
+
+    @property
+    def statuses(self) -> dict[Hashable, str]:
+        return {k: o.status or "cancelled" for k, o in zip(self.keys, self.outcomes,
+                                                           strict=True)}
+
+    @property
+    def values(self) -> dict[Hashable, Any]:
+        return {k: o.value for k, o in zip(self.keys, self.outcomes, strict=True)
+                if o.status == "done"}
+
+    @property
+    def failed(self) -> dict[Hashable, BaseException]:
+        return {k: o.error for k, o in zip(self.keys, self.outcomes, strict=True)
+                if o.status in ("failed", "timed_out") and o.error is not None}
+
+    @property
+    def errors(self) -> dict[Hashable, str]:
+        return {k: _error_text(o.error) or o.status or "cancelled"
+                for k, o in zip(self.keys, self.outcomes, strict=True) if o.status != "done"}
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == "done" for o in self.outcomes)
+
+    def raise_for_failures(self) -> None:
+        """Raise ``JobError`` (key → exception) if any job failed or timed out."""
+        failures = self.failed
+        if failures:
+            raise JobError(dict(failures))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One ``jobs``-table row per job (times as epoch seconds)."""
+        rows = []
+        for key, o in zip(self.keys, self.outcomes, strict=True):
+            seconds = (o.ended - o.started) if o.started is not None and o.ended else None
+            rows.append({
+                "map": self.name, "key": key, "status": o.status or "cancelled",
+                "attempts": o.attempts, "started": o.started, "ended": o.ended,
+                "seconds": seconds, "error": _error_text(o.error),
+                "suggestion": (getattr(o.error, "suggestion", "") or None) if o.error else None,
+            })
+        return rows
+
+    def frame(self) -> pd.DataFrame:
+        """One row per job: key, status, attempts, started, ended, seconds, error, suggestion."""
+        import pandas as pd
+
+        df = pd.DataFrame.from_records(self.rows(), columns=["map", *_FRAME_COLUMNS])
+        df = df.drop(columns="map")
+        for col in ("started", "ended"):
+            df[col] = pd.to_datetime(df[col], unit="s", utc=True)
+        return df
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            counts[o.status or "cancelled"] = counts.get(o.status or "cancelled", 0) + 1
+        said = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no jobs"
+        return f"<JobResults {self.name!r}: {said}{' (cancelled)' if self.cancelled else ''}>"
 
 
+def _error_text(exc: BaseException | None) -> str | None:
+    if exc is None:
+        return None
+    if isinstance(exc, GeuseError):  # str() adds the suggestion, which has its own column
+        return f"{type(exc).__name__}: {Exception.__str__(exc)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _pmap_keys(items: Sequence[Any]) -> list[Hashable]:
+    simple = all(isinstance(i, str | int) and not isinstance(i, bool) for i in items)
+    if simple and len(set(items)) == len(items):
+        return list(items)
+    return list(range(len(items)))
+
+
+# ---------------------------------------------------------------- one run
+class _Run:
+    """The calling thread's view of one map: events in, outcomes and status line out."""
+
+    def __init__(self, engine: Engine, name: str, n: int, workers: int,
+                 timeout: float | None, desc: str | None) -> None:
+        self.engine = engine
+        self.name = name
+        self.workers = workers
+        self.timeout = timeout
+        self.events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.cancel = threading.Event()
+        self.outcomes = [Outcome(i) for i in range(n)]
+        self.unresolved = n
+        self.running: dict[int, float] = {}  # index -> monotonic start of current attempt
+        self.retrying: set[int] = set()
+        self.zombies: set[int] = set()  # resolved by us but still running in a worker
+        self.counts = dict.fromkeys(("done", "failed", "cancelled"), 0)
+        self.interrupted = False
+        self.driver_done = False
+        self.crash: BaseException | None = None
+        self.on_resolved: Callable[[Outcome], None] | None = None
+        self.finish: Callable[[], None] | None = None
+        self.threads: set[threading.Thread] = set()
+        self.status = engine.progress.status(desc or name, n)
+        self.drawn = 0.0
+        self.dirty = False
+
+    # ------------------------------------------------ events
+    def resolve(self, out: Outcome, status: str, error: BaseException | None = None) -> None:
+        if out.status is not None:
+            return
+        out.status = status
+        if error is not None:
+            out.error = error
+        if out.ended is None:
+            out.ended = time.time()
+        self.unresolved -= 1
+        self.running.pop(out.index, None)
+        self.retrying.discard(out.index)
+        bucket = {"done": "done", "failed": "failed", "timed_out": "failed"}.get(status,
+                                                                                 "cancelled")
+        self.counts[bucket] += 1
+        if self.on_resolved is not None:
+            self.on_resolved(out)
+
+    def handle(self, event: tuple[Any, ...]) -> None:
+        kind = event[0]
+        if kind == "start":
+            _, index, attempts, mono, wall, thread = event
+            if thread not in self.threads:  # joblib's pool workers: close() joins them
+                self.engine._adopt(self, thread)
+            if self.outcomes[index].status is None:
+                self.running[index] = mono
+                self.retrying.discard(index)
+                self.outcomes[index].attempts = attempts
+                if self.outcomes[index].started is None:
+                    self.outcomes[index].started = wall
+        elif kind == "retry":
+            _, index, attempts, _delay = event
+            if self.outcomes[index].status is None:
+                self.running.pop(index, None)
+                self.retrying.add(index)
+        elif kind == "end":
+            late: Outcome = event[1]
+            if late.index in self.zombies:
+                self.zombies.discard(late.index)
+                return
+            mine = self.outcomes[late.index]
+            if mine.status is not None:
+                return
+            mine.value, mine.attempts = late.value, late.attempts
+            mine.started, mine.ended = late.started, late.ended
+            self.resolve(mine, late.status or "cancelled", late.error)
+        elif kind == "driver_done":
+            self.driver_done = True
+        elif kind == "crash":
+            self.crash = event[1]
+            self.driver_done = True
+
+    def draw(self, *, force: bool = False) -> None:
+        """Refresh the status line, at most every 20 ms (events come far faster)."""
+        now = time.monotonic()
+        if not force and now - self.drawn < 0.02:
+            self.dirty = True  # drawn by the wait loop within 20 ms
+            return
+        self.drawn, self.dirty = now, False
+        self.status.update(done=self.counts["done"], failed=self.counts["failed"],
+                           cancelled=self.counts["cancelled"], running=len(self.running),
+                           retrying=len(self.retrying))
+
+    # ------------------------------------------------ the wait loop
+    def collect(self) -> None:
+        """Read events until every job is resolved (or cancelled, or the driver died)."""
+        while self.unresolved:
+            if self.cancel.is_set():
+                self._drain()
+                self._give_up("cancelled", "cancelled before it finished")
+                break
+            if self.driver_done and self.events.empty():
+                why = self.crash or GeuseError("the parallel backend stopped early")
+                self._give_up("failed", None, error=why)
+                break
+            try:
+                event = self.events.get(timeout=self._next_deadline())
+            except queue.Empty:
+                event = None
+                if self.dirty:
+                    self.draw(force=True)
+            except KeyboardInterrupt:
+                self.interrupted = True
+                self.cancel.set()
+                continue
+            if event is not None:
+                self.handle(event)
+                self.draw()
+            if self.timeout is not None and self.running:
+                self._expire()
+            if len(self.zombies) >= self.workers and self.unresolved and not (
+                    self.running or self.retrying):
+                self._give_up("cancelled", f"not started: all {self.workers} workers are "
+                              "held by jobs that timed out")
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self.handle(self.events.get_nowait())
+            except queue.Empty:
+                return
+
+    def _next_deadline(self) -> float:
+        wait = 0.02 if self.dirty else 0.25  # 0.25: cancel()/driver death noticed by then
+        if self.timeout is not None and self.running:
+            first = min(self.running.values()) + self.timeout
+            wait = min(wait, max(0.0, first - time.monotonic()))
+        return wait
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        if self.timeout is None or now - min(self.running.values()) < self.timeout:
+            return
+        for index, began in list(self.running.items()):
+            if now - began >= self.timeout:
+                out = self.outcomes[index]
+                self.zombies.add(index)
+                self.resolve(out, "timed_out", _AttemptTimeout(
+                    f"attempt {out.attempts} ran past the {self.timeout:g} s job timeout"))
+        self.draw()
+
+    def _give_up(self, status: str, text: str | None, *,
+                 error: BaseException | None = None) -> None:
+        for out in self.outcomes:
+            if out.status is None:
+                if out.index in self.running:
+                    self.zombies.add(out.index)
+                self.resolve(out, status, error or GeuseError(text or status))
+        self.draw()
+
+
+# ---------------------------------------------------------------- the engine
 class Engine:
-    def __init__(self, settings: Any, *, progress: Any, recorder: Any) -> None:
+    """Parallel maps and job graphs for one Kit. ``close()`` cancels and joins its threads."""
+
+    def __init__(self, settings: Settings, *, progress: Progress, recorder: Recorder,
+                 backoff: Backoff | None = None, close_timeout: float = 5.0) -> None:
         self.settings = settings
+        self.progress = progress
+        self.recorder = recorder
+        self.backoff = backoff or Backoff()
+        self.close_timeout = close_timeout
+        self.last_results: JobResults | None = None
+        self._lock = threading.Lock()
+        self._active: set[_Run] = set()
+        self._threads: set[threading.Thread] = set()
+        self._closed = False
 
-    def pmap(self, fn: Any, items: Any, **kw: Any) -> JobResults:
-        return JobResults(fn(item) for item in items)
+    # ------------------------------------------------ pmap
+    def pmap(self, fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str | None = None,
+             n_jobs: int | None = None, retries: int | None = None,
+             timeout: float | None = None, backend: str | None = None) -> JobResults:
+        """Run ``fn(item)`` for every item in parallel; values come back in input order.
 
-    def jobs(self, spec: Any, **kw: Any) -> JobResults:
-        raise NotImplementedError
+        Threads by default (IO-bound work); ``backend="dask"`` (or an enclosing
+        ``joblib.parallel_config("dask")``) runs on the current dask.distributed client.
+        Retryable failures (throttling, 5xx, timeouts, dropped connections) are retried
+        ``retries`` times with jittered backoff; others fail the job at once.
+        """
+        self._check_open()
+        if not callable(fn):
+            raise UsageError(f"fn={fn!r} is not callable",
+                             suggestion="pass a function taking one item")
+        if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+            raise UsageError(f"items of type {type(items).__name__} are not a collection",
+                             suggestion="pass a list (or any iterable) of items")
+        if backend is not None and backend not in BACKENDS:
+            raise UsageError(f"backend={backend!r} is not valid",
+                             suggestion="use one of " + ", ".join(BACKENDS) + ", or None")
+        retries, timeout = _check_common(retries, timeout, self.settings, n_jobs)
+        items = list(items)
+        ctx_backend, ctx_n_jobs = _context()
+        backend = backend or ctx_backend or "threads"
+        workers = resolve_workers(n_jobs, self.settings, len(items), context_n_jobs=ctx_n_jobs)
+        if backend == "dask":
+            _require_dask()
+        name = desc or getattr(fn, "__name__", None) or "pmap"
+        keys = _pmap_keys(items)
+        calls = [functools.partial(_call_item, fn, item) for item in items]
+        return self._run(name, keys, workers, timeout, desc,
+                         lambda run: self._start_joblib(run, calls, retries, timeout, workers,
+                                                        backend))
+
+    def _start_joblib(self, run: _Run, calls: list[Callable[[], Any]], retries: int,
+                      timeout: float | None, workers: int, backend: str) -> None:
+        from joblib import Parallel, delayed, parallel_config
+
+        if backend == "dask":
+            runner = _JobRunner(retries, timeout, self.backoff)
+            options: dict[str, Any] = {"backend": "dask"}
+        else:
+            runner = _JobRunner(retries, timeout, self.backoff, post=run.events.put,
+                                cancel=run.cancel)
+            options = {"backend": "threading"}
+        tasks = (delayed(runner)(i, call) for i, call in enumerate(calls))
+
+        def drive() -> None:
+            # Parallel is built here, outside any parallel_config of the caller's thread:
+            # the caller's context was already resolved into ``workers`` and ``backend``.
+            try:
+                with parallel_config(**options):  # registers joblib's dask backend on use
+                    parallel = Parallel(n_jobs=workers, return_as="generator_unordered",
+                                        batch_size=1 if backend == "threads" else "auto")
+                for out in parallel(tasks):
+                    if out is not None:
+                        run.events.put(("end", out))
+                    if run.cancel.is_set() and backend == "dask":
+                        break  # joblib cancels the pending dask futures
+            except BaseException as exc:
+                run.events.put(("crash", exc))
+            finally:
+                run.events.put(("driver_done",))
+
+        thread = threading.Thread(target=drive, name=f"geuse-pmap-{run.name}", daemon=True)
+        self._adopt(run, thread)
+        thread.start()
+
+    # ------------------------------------------------ jobs (a DAG)
+    def jobs(self, spec: Mapping[str, Any], *, desc: str | None = None,
+             n_jobs: int | None = None, retries: int | None = None,
+             timeout: float | None = None) -> JobResults:
+        """Named jobs with dependencies: ``{"vpc": make_vpc, "sg": (make_sg, ["vpc"])}``.
+
+        A job starts once all its dependencies are done; independent jobs run in parallel.
+        A job that takes parameters receives its dependencies' values as keyword arguments
+        named after them (``def make_sg(vpc): ...``, or ``**deps``); one that takes none is
+        called with none. Dependents of a failed or timed-out job are ``"skipped"`` (the
+        error names the dependency); a cycle or an unknown dependency is a ``UsageError``
+        before anything starts.
+        """
+        self._check_open()
+        retries, timeout = _check_common(retries, timeout, self.settings, n_jobs)
+        graph = _parse_spec(spec)
+        names = list(graph)
+        _, ctx_n_jobs = _context()
+        workers = resolve_workers(n_jobs, self.settings, len(names), context_n_jobs=ctx_n_jobs)
+        name = desc or "jobs"
+        return self._run(name, names, workers, timeout, desc,
+                         lambda run: self._start_dag(run, graph, retries, timeout, workers))
+
+    def _start_dag(self, run: _Run, graph: _Graph,
+                   retries: int, timeout: float | None, workers: int) -> None:
+        names = list(graph)
+        index = {n: i for i, n in enumerate(names)}
+        dependents: dict[str, list[str]] = {n: [] for n in names}
+        for n, (_, deps, _) in graph.items():
+            for d in set(deps):
+                dependents[d].append(n)
+        waiting = {n: len(set(deps)) for n, (_, deps, _) in graph.items()}
+        runner = _JobRunner(retries, timeout, self.backoff, post=run.events.put,
+                            cancel=run.cancel)
+        executor = ThreadPoolExecutor(workers, thread_name_prefix=f"geuse-jobs-{run.name}",
+                                      initializer=lambda: self._adopt(run))
+
+        def submit(n: str) -> None:
+            fn, deps, pass_deps = graph[n]
+            kwargs = {d: run.outcomes[index[d]].value for d in deps} if pass_deps else {}
+            executor.submit(runner, index[n], functools.partial(fn, **kwargs))
+
+        def on_resolved(out: Outcome) -> None:
+            n = names[out.index]
+            for child in dependents[n]:
+                if out.status == "done":
+                    waiting[child] -= 1
+                    if waiting[child] == 0 and run.outcomes[index[child]].status is None:
+                        submit(child)
+                elif run.outcomes[index[child]].status is None:
+                    cancelled = out.status == "cancelled"
+                    verb = {"failed": "failed", "timed_out": "timed out"}.get(
+                        out.status or "", out.status or "cancelled")
+                    error = GeuseError(
+                        f"skipped: dependency {n!r} {verb}",
+                        suggestion=f"fix {n!r} and run again")
+                    run.resolve(run.outcomes[index[child]],
+                                "cancelled" if cancelled else "skipped", error)
+
+        run.on_resolved = on_resolved
+        run.finish = lambda: executor.shutdown(wait=False, cancel_futures=True)
+        for n in names:
+            if waiting[n] == 0:
+                submit(n)
+
+    # ------------------------------------------------ shared plumbing
+    def _run(self, name: str, keys: list[Hashable], workers: int, timeout: float | None,
+             desc: str | None, start: Callable[[_Run], None]) -> JobResults:
+        run = _Run(self, name, len(keys), workers, timeout, desc)
+        with self._lock:
+            self._active.add(run)
+        try:
+            if keys:
+                start(run)
+                run.collect()
+        finally:
+            with self._lock:
+                self._active.discard(run)
+            run.cancel.set()  # anything still queued returns at once
+            run.draw(force=True)
+            if run.finish is not None:
+                run.finish()
+            run.status.close()
+        if run.crash is not None and not run.counts["done"] and not run.interrupted:
+            raise run.crash
+        results = JobResults(name, keys, run.outcomes,
+                             cancelled=run.interrupted or any(
+                                 o.status == "cancelled" for o in run.outcomes))
+        self.last_results = results
+        for row in results.rows():
+            self.recorder.add("jobs", row)
+        if not run.zombies:
+            self._reap(1.0, run.threads)
+        if run.interrupted:
+            if not run.counts["done"]:
+                raise KeyboardInterrupt
+            log.warning("geuse_nb: %r interrupted: returning %d finished of %d jobs "
+                        "(JobResults.cancelled is True)", name, run.counts["done"], len(keys))
+        return results
+
+    def _adopt(self, run: _Run, thread: threading.Thread | None = None) -> None:
+        """Track a thread working for ``run`` (default: the calling one) so close() joins it."""
+        thread = thread or threading.current_thread()
+        with self._lock:
+            self._threads.add(thread)
+            run.threads.add(thread)
+
+    def _reap(self, bound: float, threads: Iterable[threading.Thread] | None = None,
+              ) -> list[threading.Thread]:
+        """Join threads (default: all of the engine's) for at most ``bound`` s; return the rest."""
+        deadline = time.monotonic() + bound
+        with self._lock:
+            threads = list(self._threads if threads is None else threads)
+        left = []
+        for thread in threads:
+            if thread is threading.current_thread():
+                continue
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                left.append(thread)
+            else:
+                with self._lock:
+                    self._threads.discard(thread)
+        return left
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UsageError("the parallel engine is closed", suggestion="create a new Kit")
+
+    def cancel(self) -> None:
+        """Cancel every map running now (callable from any thread); they return within 1 s."""
+        with self._lock:
+            runs = list(self._active)
+        for run in runs:
+            run.cancel.set()
 
     def close(self) -> None:
-        return None
+        """Cancel running maps and join the engine's threads (at most ``close_timeout`` s)."""
+        self._closed = True
+        self.cancel()
+        left = self._reap(self.close_timeout)
+        if left:
+            log.warning("geuse_nb: %d job thread(s) still running after %g s (timed-out or "
+                        "cancelled calls that have not returned): %s", len(left),
+                        self.close_timeout, ", ".join(t.name for t in left))
+
+
+def _require_dask() -> None:
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError("dask", "dask") from None
+
+
+# ---------------------------------------------------------------- DAG spec
+def _parse_spec(spec: Mapping[str, Any]) -> _Graph:
+    """Validate a ``jobs`` spec: callables, known dependencies, no cycle, bindable params."""
+    if not isinstance(spec, Mapping) or not spec:
+        raise UsageError(f"jobs spec {type(spec).__name__} is not a non-empty mapping",
+                         suggestion='pass {"name": fn, "other": (fn2, ["name"])}')
+    graph: _Graph = {}
+    for name, value in spec.items():
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"job name {name!r} is not a non-empty string",
+                             suggestion="name every job with a string")
+        if callable(value):
+            fn, deps = value, []
+        elif isinstance(value, tuple | list) and len(value) == 2 and callable(value[0]):
+            fn, raw = value
+            if isinstance(raw, str) or not isinstance(raw, Iterable):
+                raise UsageError(f"job {name!r}: dependencies {raw!r} are not a list of names",
+                                 suggestion=f'write (fn, ["{raw}"])' if isinstance(raw, str)
+                                 else "pass a list of job names")
+            deps = list(raw)
+        else:
+            raise UsageError(f"job {name!r}: {value!r} is neither a callable nor "
+                             "(callable, [dependencies])",
+                             suggestion='use fn or (fn, ["dep", ...])')
+        graph[name] = (fn, deps, True)
+    for name, (fn, deps, _) in graph.items():
+        for dep in deps:
+            if dep not in graph:
+                close = difflib.get_close_matches(str(dep), list(graph), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "define it in the spec"
+                raise UsageError(f"job {name!r} depends on unknown job {dep!r}", suggestion=hint)
+        graph[name] = (fn, deps, _check_params(name, fn, deps))
+    try:
+        graphlib.TopologicalSorter({n: d for n, (_, d, _) in graph.items()}).prepare()
+    except graphlib.CycleError as exc:
+        path = " → ".join(reversed(exc.args[1]))
+        raise UsageError(f"jobs form a cycle: {path} (each needs the next)",
+                         suggestion="remove one of these dependencies") from None
+    return graph
+
+
+def _check_params(name: str, fn: Callable[..., Any], deps: list[str]) -> bool:
+    """True when ``fn`` takes its dependencies' values as keyword arguments."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins without a signature: call with dep kwargs
+        return True
+    if not sig.parameters:
+        return False
+    try:
+        sig.bind(**dict.fromkeys(deps))
+    except TypeError as exc:
+        raise UsageError(
+            f"job {name!r}: {getattr(fn, '__name__', fn)!r}{sig} cannot take its dependencies "
+            f"{deps} as keyword arguments ({exc})",
+            suggestion="name its parameters after its dependencies, accept **deps, "
+                       "or take no parameters") from None
+    return True
