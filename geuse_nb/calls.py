@@ -1,15 +1,316 @@
-"""PLACEHOLDER (replaced by the call-path work)."""
+"""The AWS call path: validate, look in the cache, call through the pool, merge pages, store.
+
+``CallPath.call("ec2", "describe-instances", region="eu-west-1", Filters=[...])``
+
+1. Validate before anything is sent: the service, the region, the operation
+   (botocore ``describe_instances``, CLI ``describe-instances`` or API
+   ``DescribeInstances``) and every parameter name; a mistake raises ``UsageError``
+   naming the closest valid names.
+2. Read operations (describe/get/list) look in the cache under the one key builder
+   (``cache.make_key``: identity, region, service, operation, normalised params).
+   A hit is recorded in ``api_calls`` with ``cache_hit=True`` (attempt 0, no request).
+3. A miss goes through the pooled client; pageable operations are paginated and
+   merged. Every HTTP attempt is recorded by the pool's event hooks.
+4. Reads are stored; writes are never cached and invalidate nothing (a later read
+   may return a value cached before the write: pass ``refresh=True`` after writes).
+
+Failures become ``AwsCallError`` with a suggestion (``aws_errors``). When a read fails
+with a retryable error and ``cache_stale_if_error`` > 0, an expired entry no older
+than that is served instead, and counted as ``cache.stale_served``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as _dt
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import cache as _cache
+from .aws_errors import EXPIRED_CODES, error_code, to_aws_error
+from .errors import UsageError
+from .pool import did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .cache import TieredCache
+    from .metrics import Recorder
+    from .pool import ClientPool
+
+log = logging.getLogger("geuse_nb")
+
+
+def normalise_params(value: Any) -> Any:
+    """Params in a canonical form for cache keys: sorted mappings, lists, datetimes as
+    ISO-8601 UTC (naive datetimes are UTC, as botocore reads them)."""
+    if isinstance(value, Mapping):
+        return {str(k): normalise_params(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [normalise_params(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((normalise_params(v) for v in value), key=repr)
+    if isinstance(value, _dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=_dt.UTC)
+        return aware.astimezone(_dt.UTC).isoformat()
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    return value
+
+
+def _op_key(name: str) -> str:
+    return name.replace("_", "").replace("-", "").lower()
+
+
+class _Operation:
+    """What validation learned about one (service, operation)."""
+
+    __slots__ = ("api", "input_token", "members", "pagination", "snake")
+
+    def __init__(self, api: str, snake: str, members: frozenset[str],
+                 pagination: dict[str, Any] | None) -> None:
+        self.api = api
+        self.snake = snake
+        self.members = members
+        self.pagination = pagination
+        tokens = (pagination or {}).get("input_token") or ()
+        self.input_token = frozenset([tokens] if isinstance(tokens, str) else tokens)
 
 
 class CallPath:
-    def __init__(self, pool: Any, cache: Any, recorder: Any) -> None:
-        self.pool = pool
+    """Cached, paginated, recorded AWS calls over a ``ClientPool``."""
 
-    def call(self, service: str, operation: str, region: str | None = None, **params: Any) -> Any:
-        for key in ("ttl", "refresh", "kind"):
-            params.pop(key, None)
-        return getattr(self.pool.client(service, region), operation)(**params)
+    def __init__(self, pool: ClientPool, cache: TieredCache, recorder: Recorder) -> None:
+        self.pool = pool
+        self.cache = cache
+        self.recorder = recorder
+        self._lock = threading.Lock()
+        self._op_names: dict[str, dict[str, str]] = {}  # service → normalised name → API
+        self._ops: dict[tuple[str, str], _Operation] = {}
+
+    @property
+    def settings(self) -> Any:
+        return self.pool.settings
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles as its pool and cache (no credentials, no locks), for process workers;
+        there it records into a recorder of its own (the parent's cannot be shared)."""
+        return {"pool": self.pool, "cache": self.cache}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from .metrics import Recorder
+
+        pool = state["pool"]
+        recorder = Recorder(pool.settings)
+        if pool.recorder is None:  # a freshly unpickled pool has no clients yet
+            pool.recorder = recorder
+        self.__init__(pool, state["cache"], recorder)  # type: ignore[misc]
+
+    # ------------------------------------------------------------ validation
+    def resolve(self, service: str, operation: str, region: str | None = None,
+                params: Mapping[str, Any] | None = None) -> tuple[str, _Operation]:
+        """Validate a call without sending it; returns (region, operation info).
+
+        Raises ``UsageError`` for an unknown service, region, operation or parameter.
+        """
+        if not isinstance(service, str) or not isinstance(operation, str):
+            raise UsageError(f"service and operation must be strings, got {service!r}, "
+                             f"{operation!r}", suggestion="e.g. call('ec2', 'describe_regions')")
+        region = region or self.pool.backend.default_region
+        self.pool.check_service(service)
+        self.pool.check_region(region, service)
+        op = self._operation(service, operation, region)
+        unknown = [p for p in (params or ()) if p not in op.members]
+        if unknown:
+            said = "; ".join(f"{p!r}{did_you_mean(p, op.members)}" for p in unknown)
+            raise UsageError(
+                f"{service}.{op.snake} has no parameter {said}",
+                suggestion="valid parameters: " + (", ".join(sorted(op.members)) or "none"),
+            )
+        return region, op
+
+    def _operation(self, service: str, operation: str, region: str) -> _Operation:
+        names = self._op_names.get(service)
+        if names is None:
+            model = self.pool.client(service, region).meta.service_model
+            names = {_op_key(api): api for api in model.operation_names}
+            with self._lock:
+                self._op_names[service] = names
+        api = names.get(_op_key(operation))
+        if api is None:
+            from botocore import xform_name
+
+            snakes = [xform_name(a) for a in names.values()]
+            hint = did_you_mean(xform_name(operation.replace("-", "_")), snakes)
+            raise UsageError(
+                f"{service} has no operation {operation!r}{hint}",
+                suggestion=f"see boto3's {service} client docs for its operations",
+            )
+        op = self._ops.get((service, api))
+        if op is None:
+            op = self._describe(service, api, region)
+            with self._lock:
+                self._ops[(service, api)] = op
+        return op
+
+    def _describe(self, service: str, api: str, region: str) -> _Operation:
+        from botocore import xform_name
+
+        client = self.pool.client(service, region)
+        shape = client.meta.service_model.operation_model(api).input_shape
+        members = set(shape.members) if shape is not None else set()
+        snake = xform_name(api)
+        pagination = self.pool.paginator_config(service, api) if client.can_paginate(
+            snake) else None
+        if pagination is not None:
+            members.add("PaginationConfig")
+        return _Operation(api, snake, frozenset(members), pagination)
+
+    # ------------------------------------------------------------ calling
+    def call(self, service: str, operation: str, region: str | None = None, *,
+             ttl: float | None = None, refresh: bool = False, kind: str | None = None,
+             **params: Any) -> dict[str, Any]:
+        """One AWS call: validated, cached for reads, paginated and merged, recorded."""
+        region, op = self.resolve(service, operation, region, params)
+        if not _cache.is_read_operation(op.snake):
+            return self._send(service, op, region, params)
+        kind = kind or _cache.kind_of(service, op.snake)
+        key = _cache.make_key(scope=self.pool.backend.identity, region=region,
+                              service=service, operation=op.snake,
+                              params=normalise_params(params))
+        if not refresh:
+            start = time.perf_counter()
+            found = self.cache.lookup(key, kind=kind)
+            if found.hit:
+                self.recorder.record_api_call(
+                    service=service, operation=op.snake, region=region,
+                    latency=time.perf_counter() - start, attempt=0, cache_hit=True)
+                return found.value  # type: ignore[no-any-return]
+        try:
+            result = self._send(service, op, region, params)
+        except UsageError:
+            raise
+        except Exception as exc:
+            stale_for = self.settings.cache_stale_if_error
+            if stale_for > 0 and getattr(exc, "retryable", False):
+                found = self.cache.lookup(key, kind=kind, allow_stale=stale_for)
+                if found.hit:
+                    self.recorder.count("cache.stale_served")
+                    log.warning("geuse_nb: %s.%s in %s failed (%s); serving a cached value",
+                                service, op.snake, region, getattr(exc, "error_code", exc))
+                    return found.value  # type: ignore[no-any-return]
+            raise
+        self.cache.store(key, result, kind=kind, ttl=ttl)
+        return result
+
+    def _send(self, service: str, op: _Operation, region: str,
+              params: dict[str, Any]) -> dict[str, Any]:
+        """Call through the pooled client; rebuild the session once on expired credentials."""
+        import botocore.exceptions as bx
+
+        for first in (True, False):
+            client = self.pool.client(service, region)
+            try:
+                if op.pagination is not None and not (op.input_token & params.keys()):
+                    return _merge_pages(client.get_paginator(op.snake).paginate(**params),
+                                        op.pagination)
+                return getattr(client, op.snake)(**params)  # type: ignore[no-any-return]
+            except bx.ParamValidationError as exc:
+                raise UsageError(f"bad parameters for {service}.{op.snake}: {exc}",
+                                 suggestion="fix the parameter types or add the missing ones; "
+                                            "nothing was sent") from None
+            except (bx.ClientError, bx.BotoCoreError, ConnectionError) as exc:
+                if first and error_code(exc) in EXPIRED_CODES:
+                    log.info("geuse_nb: credentials expired; rebuilding the session once")
+                    self.pool.refresh()
+                    continue
+                raise to_aws_error(exc, service, op.snake, region) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------ records
+    def records(self, service: str, operation: str, region: str | None = None, *,
+                ttl: float | None = None, refresh: bool = False, kind: str | None = None,
+                **params: Any) -> pd.DataFrame:
+        """``call`` and return the response's main list as a DataFrame with a ``region`` column.
+
+        The main list is the paginator's result key, else the one list-valued
+        top-level key; a response with no list gives one row of its scalar fields.
+        """
+        import pandas as pd
+
+        region, op = self.resolve(service, operation, region, params)
+        result = self.call(service, op.snake, region, ttl=ttl, refresh=refresh, kind=kind,
+                           **params)
+        key, items = main_list(result, op.pagination)
+        if key is None:
+            frame = pd.DataFrame([{k: v for k, v in result.items() if k != "ResponseMetadata"}])
+        elif items and not all(isinstance(i, Mapping) for i in items):
+            frame = pd.DataFrame({key: items})
+        else:
+            frame = pd.DataFrame.from_records(items)
+        if "region" not in frame.columns:
+            frame.insert(0, "region", region)
+        frame.attrs["source"] = {"service": service, "operation": op.snake, "key": key}
+        return frame
+
+
+def main_list(result: Mapping[str, Any],
+              pagination: Mapping[str, Any] | None = None) -> tuple[str | None, list[Any]]:
+    """(key, items) of a response's main list; ``(None, [])`` when it has none.
+
+    Raises ``UsageError`` when several top-level lists compete and no paginator says
+    which one is the result.
+    """
+    result_keys = (pagination or {}).get("result_key") or ()
+    for name in [result_keys] if isinstance(result_keys, str) else result_keys:
+        if isinstance(result.get(name), list):
+            return name, result[name]
+    lists = [k for k, v in result.items() if isinstance(v, list)]
+    if len(lists) == 1:
+        return lists[0], result[lists[0]]
+    if not lists:
+        return None, []
+    raise UsageError(f"the response has several lists ({', '.join(lists)}); records() cannot "
+                     "tell which one to return", suggestion="use call() and pick the key")
+
+
+def _merge_pages(pages: Any, pagination: Mapping[str, Any]) -> dict[str, Any]:
+    """All pages in one response: result lists concatenated, pagination tokens dropped,
+    the last page's ResponseMetadata kept."""
+    tokens = pagination.get("output_token") or ()
+    names = [tokens] if isinstance(tokens, str) else list(tokens)
+    more = pagination.get("more_results")
+    if isinstance(more, str):
+        names.append(more)
+    # "NextMarker || Contents[-1].Key" names the top-level key NextMarker
+    drop = {part.strip() for name in names for part in name.split("||")}
+    drop = {name for name in drop if name.isidentifier()}
+    merged: dict[str, Any] = {}
+    expressions = None
+    for page in pages:
+        if expressions is None:
+            expressions = pages.result_keys
+            merged = {k: v for k, v in page.items() if k not in drop}
+            continue
+        for expr in expressions:
+            value = expr.search(page)
+            if value is None:
+                continue
+            have = expr.search(merged)
+            if isinstance(have, list) and isinstance(value, list):
+                have.extend(value)
+            elif isinstance(have, (int, float, str)) and type(have) is type(value):
+                _set_path(merged, expr.expression, have + value)
+            else:
+                _set_path(merged, expr.expression, value)
+        if "ResponseMetadata" in page:
+            merged["ResponseMetadata"] = page["ResponseMetadata"]
+    return merged
+
+
+def _set_path(target: dict[str, Any], expression: str, value: Any) -> None:
+    from botocore.utils import set_value_from_jmespath
+
+    set_value_from_jmespath(target, expression, value)

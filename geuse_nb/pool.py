@@ -1,28 +1,456 @@
-"""PLACEHOLDER (replaced by the pool work): unpooled clients with the final API."""
+"""Pooled boto3 clients: one per (service, region, identity, endpoint), made once, reused.
+
+Why: a new ``Session`` + client costs ~150 ms and a new TCP connection per call; a
+pooled client costs a dict lookup and keeps its connections alive.
+
+- One boto3 Session per process; clients are created under a lock (sessions are
+  not thread-safe), then used freely from any thread (clients are).
+- botocore ``Config`` comes from Settings: connection cap, keep-alive, timeouts and
+  botocore's own retry mode (no hand-written retry loop).
+- Each urllib3 connection pool is *blocking*: ``pool_max_connections`` is a hard cap
+  per endpoint, so extra threads wait for a free connection instead of opening one
+  that is then thrown away ("Connection pool is full, discarding connection").
+- Every client counts the TCP connections its urllib3 pools open (reconnects
+  included) and, through botocore event hooks, records every HTTP attempt in the
+  metrics recorder's ``api_calls`` table.
+- Idle clients are dropped after ``pool_idle_timeout`` (0 = never), checked lazily.
+- Fork/process safe: per-process state is rebuilt when ``os.getpid()`` changes, and
+  the pool pickles as settings + backend only (no credentials, no clients).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import difflib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .aws_errors import EXPIRED_CODES, error_code, to_aws_error
+from .errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .backend import Backend
+    from .config import Settings
+    from .metrics import Recorder
+
+log = logging.getLogger("geuse_nb")
+
+_T0 = "geuse_nb.t0"  # key of the per-attempt start time in botocore's request context
+STATS_COLUMNS = ("service", "region", "clients_created", "requests", "connections_opened",
+                 "reuse_rate", "last_used")
 
 
+def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The valid names closest to ``name`` (case-insensitive), best first."""
+    by_lower: dict[str, str] = {}
+    for choice in choices:
+        by_lower.setdefault(choice.lower(), choice)
+    hits = difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.5)
+    return [by_lower[h] for h in hits]
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """``" (did you mean 'a', 'b'?)"`` or ``""``."""
+    hits = closest(name, choices)
+    return f" (did you mean {', '.join(repr(h) for h in hits)}?)" if hits else ""
+
+
+class _Stat:
+    """Counters of one (service, region); they outlive client rebuilds."""
+
+    __slots__ = ("clients_created", "connections", "last_used", "lock", "region", "requests",
+                 "service")
+
+    def __init__(self, service: str, region: str) -> None:
+        self.service = service
+        self.region = region
+        self.clients_created = 0
+        self.requests = 0
+        self.connections = 0
+        self.last_used: float | None = None
+        self.lock = threading.Lock()
+
+    def connection_opened(self) -> None:
+        with self.lock:
+            self.connections += 1
+
+
+class _Entry:
+    """One pooled client and when it was last touched (monotonic seconds)."""
+
+    __slots__ = ("client", "stat", "touched")
+
+    def __init__(self, client: Any, stat: _Stat) -> None:
+        self.client = client
+        self.stat = stat
+        self.touched = time.monotonic()
+
+
+class _ProcessState:
+    """Everything that must not cross a fork: the session, the clients, the lock."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.RLock()
+        self.session: Any = None
+        self.botocore_session: Any = None
+        self.entries: dict[tuple[str, str, str, str | None], _Entry] = {}
+        self.stats: dict[tuple[str, str], _Stat] = {}
+        self.services: frozenset[str] | None = None
+        self.regions: frozenset[str] | None = None
+        self.next_sweep = 0.0
+
+
+# ---------------------------------------------------------------- urllib3 instrumentation
+class _CountingConnection:
+    """Mixed into botocore's connection classes: counts every TCP connect."""
+
+    _geuse_stat: _Stat
+
+    def connect(self) -> None:
+        self._geuse_stat.connection_opened()
+        super().connect()  # type: ignore[misc]
+
+
+class _WaitingPool:
+    """Mixed into botocore's connection pools: a blocking pool waits at most ``_geuse_wait``."""
+
+    _geuse_wait: float
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return super()._get_conn(self._geuse_wait if timeout is None else timeout)  # type: ignore[misc]
+
+
+def _instrument_http(client: Any, stat: _Stat, wait: float) -> None:
+    """Make the client's urllib3 pools blocking and count their connections.
+
+    Reaches into botocore's ``URLLib3Session`` (``_endpoint.http_session._manager``):
+    that is where botocore keeps the urllib3 ``PoolManager`` and its pool classes.
+    Pools are created on first request, so swapping the classes now covers them all.
+    """
+    http = client._endpoint.http_session
+    managers = [http._manager, *getattr(http, "_proxy_managers", {}).values()]
+    classes = {}
+    for scheme, pool_cls in dict(managers[0].pool_classes_by_scheme).items():
+        conn_cls = type(f"Counted{pool_cls.ConnectionCls.__name__}",
+                        (_CountingConnection, pool_cls.ConnectionCls), {"_geuse_stat": stat})
+        classes[scheme] = type(f"Pooled{pool_cls.__name__}", (_WaitingPool, pool_cls),
+                               {"ConnectionCls": conn_cls, "_geuse_wait": wait})
+    for manager in managers:
+        manager.pool_classes_by_scheme = classes
+        manager.connection_pool_kw["block"] = True
+
+
+def _install_hooks(client: Any, entry: _Entry, recorder: Recorder | None) -> None:
+    """Record every HTTP attempt (retries and connection errors included)."""
+    from botocore import xform_name
+
+    stat = entry.stat
+    service, region = stat.service, stat.region
+    perf = time.perf_counter
+    wall = time.time
+    mono = time.monotonic
+
+    def stamp(request: Any, **_: Any) -> None:
+        request.context[_T0] = perf()
+
+    def received(event_name: str, response_dict: Any = None, parsed_response: Any = None,
+                 context: Any = None, exception: Any = None, **_: Any) -> None:
+        end = perf()
+        context = context or {}
+        start = context.pop(_T0, None)
+        with stat.lock:
+            stat.requests += 1
+            stat.last_used = wall()
+        entry.touched = mono()
+        if recorder is None or not recorder.enabled:
+            return
+        status = response_dict.get("status_code") if response_dict else None
+        code = None
+        if parsed_response:
+            err = parsed_response.get("Error")
+            if err:
+                code = err.get("Code")
+        elif exception is not None:
+            code = type(exception).__name__
+        attempt = context.get("retries", {}).get("attempt", 1)
+        recorder.record_api_call(
+            service=service, operation=xform_name(event_name.rsplit(".", 1)[-1]),
+            region=region, latency=(end - start) if start is not None else 0.0,
+            attempt=attempt, http_status=status, error_code=code, retried=attempt > 1,
+        )
+
+    events = client.meta.events
+    events.register("before-send", stamp, unique_id="geuse_nb.stamp")
+    events.register("response-received", received, unique_id="geuse_nb.received")
+
+
+# ---------------------------------------------------------------- the pool
 class ClientPool:
-    def __init__(self, settings: Any, backend: Any, *, recorder: Any = None) -> None:
+    """Thread-safe, fork-safe pool of boto3 clients for one backend."""
+
+    def __init__(self, settings: Settings, backend: Backend, *,
+                 recorder: Recorder | None = None) -> None:
         self.settings = settings
         self.backend = backend
+        self.recorder = recorder
+        self._st = _ProcessState()
+        self._botocore_config: Any = None
 
+    # ------------------------------------------------------------ per-process state
+    @property
+    def _state(self) -> _ProcessState:
+        st = self._st
+        if st.pid != os.getpid():  # forked: nothing of the parent's is safe to use
+            st = self._st = _ProcessState()
+        return st
+
+    def _session(self, st: _ProcessState) -> Any:
+        """The process's boto3 Session (call with ``st.lock`` held)."""
+        if st.session is None:
+            import boto3
+            import botocore.exceptions
+            import botocore.session
+
+            st.botocore_session = botocore.session.get_session()
+            try:
+                st.session = boto3.Session(botocore_session=st.botocore_session,
+                                           **self.backend.session_kwargs())
+            except botocore.exceptions.ProfileNotFound as exc:
+                raise UsageError(
+                    f"AWS profile {self.backend.profile!r} not found",
+                    suggestion="pick one of the profiles in ~/.aws/config or unset aws_profile",
+                ) from exc
+        return st.session
+
+    def _config(self) -> Any:
+        if self._botocore_config is None:
+            from botocore.config import Config
+
+            s = self.settings
+            self._botocore_config = Config(
+                max_pool_connections=s.pool_max_connections,
+                tcp_keepalive=s.pool_keep_alive,
+                connect_timeout=s.pool_connection_timeout,
+                read_timeout=s.pool_read_timeout,
+                retries={"mode": s.pool_retry_mode,
+                         "total_max_attempts": s.parallel_retry_count + 1},
+                user_agent_extra="geuse_nb",
+            )
+        return self._botocore_config
+
+    # ------------------------------------------------------------ validation helpers
+    def available_services(self) -> frozenset[str]:
+        """Service names boto3 knows (cached per process)."""
+        st = self._state
+        if st.services is None:
+            with st.lock:
+                if st.services is None:
+                    st.services = frozenset(self._session(st).get_available_services())
+        return st.services
+
+    def known_regions(self, service: str | None = None) -> frozenset[str]:
+        """Regions this backend serves: the sandbox's, or botocore's endpoint data on AWS."""
+        if self.backend.kind == "sandbox":
+            return frozenset(self.backend.endpoints)
+        st = self._state
+        if service is None and st.regions is not None:
+            return st.regions
+        with st.lock:
+            session = self._session(st)
+            if st.regions is None:
+                regions: set[str] = set()
+                for partition in session.get_available_partitions():
+                    regions.update(session.get_available_regions("ec2", partition))
+                st.regions = frozenset(regions)
+            if service is None:
+                return st.regions
+            extra: set[str] = set()
+            for partition in session.get_available_partitions():
+                extra.update(session.get_available_regions(service, partition,
+                                                           allow_non_regional=True))
+        return st.regions | extra
+
+    def check_service(self, service: str) -> None:
+        """Raise ``UsageError`` naming the closest services when ``service`` is unknown."""
+        services = self.available_services()
+        if not isinstance(service, str) or service not in services:
+            raise UsageError(
+                f"unknown AWS service {service!r}{did_you_mean(str(service), services)}",
+                suggestion="use a boto3 service name such as 'ec2', 'cloudformation', 'sts'",
+            )
+
+    def check_region(self, region: str, service: str | None = None) -> None:
+        """Raise ``UsageError`` naming the closest regions when ``region`` is unknown."""
+        if isinstance(region, str):  # fast paths: a known region costs a set lookup
+            if self.backend.kind == "sandbox" and region in self.backend.endpoints:
+                return
+            if self.backend.kind != "sandbox" and region in self.known_regions():
+                return
+        regions = self.known_regions(service if self.backend.kind != "sandbox" else None)
+        if not isinstance(region, str) or (regions and region not in regions):
+            raise UsageError(
+                f"unknown region {region!r}{did_you_mean(str(region), regions)}",
+                suggestion=f"use one of the {len(regions)} regions of the "
+                           f"{self.backend.kind} backend",
+            )
+        if self.backend.kind == "sandbox" and not regions:
+            raise UsageError("the sandbox backend lists no regions",
+                             suggestion="start the sandbox before creating clients")
+
+    def paginator_config(self, service: str, api_operation: str) -> dict[str, Any] | None:
+        """botocore's paginator definition of an operation (tokens, result keys), or None."""
+        import botocore.exceptions
+
+        st = self._state
+        with st.lock:
+            self._session(st)
+            try:
+                model = st.botocore_session.get_paginator_model(service)
+                return dict(model.get_paginator(api_operation))
+            except (botocore.exceptions.UnknownServiceError,
+                    botocore.exceptions.DataNotFoundError, ValueError):
+                return None
+
+    # ------------------------------------------------------------ clients
     def client(self, service: str, region: str | None = None) -> Any:
-        import boto3
-
+        """The pooled client for (service, region); region None → the backend's default."""
         region = region or self.backend.default_region
-        kwargs = self.backend.session_kwargs()
-        kwargs["region_name"] = region
-        return boto3.Session(**kwargs).client(
-            service, endpoint_url=self.backend.endpoint_url(region))
+        endpoint = self.backend.endpoint_url(region)
+        key = (service, region, self.backend.identity, endpoint)
+        st = self._state
+        now = time.monotonic()
+        idle = self.settings.pool_idle_timeout
+        if idle > 0 and now >= st.next_sweep:
+            self._sweep(st, now, idle)
+        entry = st.entries.get(key)
+        if entry is None:
+            return self._create(st, key).client
+        entry.touched = now
+        return entry.client
 
-    def stats(self) -> Any:
+    def _create(self, st: _ProcessState, key: tuple[str, str, str, str | None]) -> _Entry:
+        service, region, _identity, endpoint = key
+        self.check_service(service)
+        self.check_region(region, service)
+        with st.lock:
+            entry = st.entries.get(key)
+            if entry is not None:
+                return entry
+            stat = st.stats.get((service, region))
+            if stat is None:
+                stat = st.stats[(service, region)] = _Stat(service, region)
+            client = self._session(st).client(service, region_name=region,
+                                              endpoint_url=endpoint, config=self._config())
+            _instrument_http(client, stat, wait=self.settings.pool_read_timeout)
+            entry = _Entry(client, stat)
+            _install_hooks(client, entry, self.recorder)
+            stat.clients_created += 1
+            st.entries[key] = entry
+            log.debug("geuse_nb: pooled client %s/%s created (endpoint %s)",
+                      service, region, endpoint or "AWS")
+            return entry
+
+    def _sweep(self, st: _ProcessState, now: float, idle: float) -> None:
+        """Drop clients idle for longer than ``idle`` seconds."""
+        with st.lock:
+            st.next_sweep = now + min(idle / 4, 30.0)
+            stale = [k for k, e in st.entries.items() if now - e.touched > idle]
+            dropped = [st.entries.pop(k) for k in stale]
+        for entry in dropped:
+            log.debug("geuse_nb: dropping idle client %s/%s", entry.stat.service,
+                      entry.stat.region)
+            _close_client(entry.client)
+
+    # ------------------------------------------------------------ credentials
+    def refresh(self) -> None:
+        """Rebuild the session and drop every client (credentials are re-read)."""
+        st = self._state
+        with st.lock:
+            dropped = list(st.entries.values())
+            st.entries.clear()
+            st.session = None
+            st.botocore_session = None
+            st.services = None
+            st.regions = None
+        for entry in dropped:
+            _close_client(entry.client)
+
+    def validate(self) -> dict[str, str]:
+        """Check who we are (STS GetCallerIdentity); rebuild once on expired credentials.
+
+        Returns ``{"account", "arn", "user_id"}``; raises ``AwsCallError`` otherwise.
+        """
+        import botocore.exceptions
+
+        region = self.backend.default_region
+        for first in (True, False):
+            try:
+                ident = self.client("sts", region).get_caller_identity()
+            except (botocore.exceptions.ClientError,
+                    botocore.exceptions.BotoCoreError) as exc:
+                if first and error_code(exc) in EXPIRED_CODES:
+                    log.info("geuse_nb: credentials expired; rebuilding the session")
+                    self.refresh()
+                    continue
+                raise to_aws_error(exc, "sts", "get_caller_identity", region) from exc
+            return {"account": ident.get("Account", ""), "arn": ident.get("Arn", ""),
+                    "user_id": ident.get("UserId", "")}
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------ reading
+    def stats(self) -> pd.DataFrame:
+        """One row per (service, region): clients_created, requests, connections_opened,
+        reuse_rate (1 − connections/requests) and last_used."""
         import pandas as pd
 
-        return pd.DataFrame()
+        st = self._state
+        with st.lock:
+            stats = list(st.stats.values())
+        rows = []
+        for s in stats:
+            with s.lock:
+                requests, conns, used = s.requests, s.connections, s.last_used
+            rows.append({
+                "service": s.service, "region": s.region, "clients_created": s.clients_created,
+                "requests": requests, "connections_opened": conns,
+                "reuse_rate": max(0.0, 1.0 - conns / requests) if requests else float("nan"),
+                "last_used": pd.Timestamp(used, unit="s", tz="UTC") if used else pd.NaT,
+            })
+        frame = pd.DataFrame.from_records(rows, columns=list(STATS_COLUMNS))
+        return frame.sort_values(["service", "region"], ignore_index=True)
 
+    def __len__(self) -> int:
+        return len(self._state.entries)
+
+    # ------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        return None
+        """Close every client's connections; the pool stays usable (clients are remade)."""
+        st = self._state
+        with st.lock:
+            dropped = list(st.entries.values())
+            st.entries.clear()
+        for entry in dropped:
+            _close_client(entry.client)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Only settings and the backend description travel: no session, no credentials."""
+        return {"settings": self.settings, "backend": self.backend}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["settings"], state["backend"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"<geuse_nb.ClientPool {self.backend.identity} clients={len(self)}>"
+
+
+def _close_client(client: Any) -> None:
+    try:
+        client.close()
+    except Exception:  # closing must not fail the caller
+        log.debug("geuse_nb: closing a client failed", exc_info=True)

@@ -1,0 +1,149 @@
+"""botocore failures → ``AwsCallError`` with a one-line suggestion, and one retry rule.
+
+``is_retryable`` is the single answer to "is trying again worth it?", shared by the
+call path (stale-if-error) and the parallel engine (job retries), so the two never
+disagree. The code lists mirror botocore's standard retry mode
+(``botocore/retries/standard.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import AwsCallError
+
+THROTTLING_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException",
+    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+    "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+    "EC2ThrottledException",
+})
+TRANSIENT_CODES = frozenset({
+    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
+    "InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable",
+    "ServiceUnavailableException", "Unavailable",
+})
+TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+EXPIRED_CODES = frozenset({
+    "ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired",
+    "InvalidClientTokenId.Expired",
+})
+DENIED_CODES = frozenset({
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess",
+    "NotAuthorized",
+})
+REGION_CODES = frozenset({"OptInRequired", "AuthFailure", "InvalidClientTokenId"})
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of ``exc`` (``ClientError``), else the botocore exception name."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        if code:
+            return str(code)
+    if isinstance(exc, AwsCallError):
+        return exc.error_code
+    module = type(exc).__module__ or ""
+    if module.startswith(("botocore", "urllib3")):
+        return type(exc).__name__
+    return None
+
+
+def _http_status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return int(status) if status else None
+    return None
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    import botocore.exceptions as bx
+
+    return isinstance(exc, (bx.ConnectionError, bx.HTTPClientError, ConnectionError,
+                            TimeoutError))
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for throttling, transient server errors, timeouts and dropped connections.
+
+    False for everything a retry cannot fix: bad input, access denied, expired
+    credentials, unknown resources, and programming errors.
+    """
+    if isinstance(exc, AwsCallError):
+        return exc.retryable
+    code = error_code(exc)
+    if code in THROTTLING_CODES or code in TRANSIENT_CODES:
+        return True
+    if _http_status(exc) in TRANSIENT_STATUS:
+        return True
+    return _is_connection_failure(exc)
+
+
+def _api_name(operation: str) -> str:
+    if "_" in operation or operation[:1].islower():
+        return "".join(part[:1].upper() + part[1:] for part in operation.split("_"))
+    return operation
+
+
+def _suggest(exc: BaseException, code: str | None, service: str, operation: str,
+             region: str | None) -> str:
+    import botocore.exceptions as bx
+
+    api = getattr(exc, "operation_name", None) or _api_name(operation)
+    message = str(exc).lower()
+    if code in EXPIRED_CODES or isinstance(exc, (bx.TokenRetrievalError,
+                                                 bx.UnauthorizedSSOTokenError,
+                                                 bx.SSOTokenLoadError)):
+        return ("credentials have expired: refresh them (e.g. `aws sso login`), "
+                "then kit.pool.validate() rebuilds the clients")
+    if code in DENIED_CODES:
+        return (f"the identity is not allowed {service}:{api}: add that action to its IAM "
+                "policy or use a role that has it")
+    if code in THROTTLING_CODES:
+        return ("AWS is throttling these calls: lower n_jobs, or configure "
+                "pool_retry_mode='adaptive' so botocore paces requests")
+    if code in REGION_CODES:
+        return (f"region {region!r} is not enabled for this account (opt-in region) or the "
+                "credentials are not valid there: enable the region or choose another")
+    if code == "InvalidInstanceType" or (
+        code in ("InvalidParameterValue", "InvalidParameterCombination", "Unsupported")
+        and "instance type" in message.replace("instancetype", "instance type")
+    ):
+        return (f"check the instance type name exists in {region}: "
+                "ec2.describe_instance_type_offerings lists the types offered there")
+    if isinstance(exc, bx.NoCredentialsError):
+        return ("no AWS credentials found: run `aws configure` or `aws sso login`, "
+                "or use backend='sandbox'")
+    if isinstance(exc, bx.NoRegionError):
+        return "pass region=... or set AWS_DEFAULT_REGION"
+    if _is_connection_failure(exc):
+        return (f"the {service} endpoint in {region!r} is not reachable: check the region name "
+                "and the network, or that the sandbox is running")
+    if code in TRANSIENT_CODES or _http_status(exc) in TRANSIENT_STATUS:
+        return "a transient AWS server error: retrying usually succeeds"
+    return f"see the {code or type(exc).__name__} error of {service}:{api} in the AWS docs"
+
+
+def to_aws_error(exc: BaseException, service: str, operation: str,
+                 region: str | None) -> AwsCallError:
+    """Wrap a botocore (or connection) failure into an ``AwsCallError`` with a suggestion."""
+    if isinstance(exc, AwsCallError):
+        return exc
+    code = error_code(exc)
+    response: Any = getattr(exc, "response", None)
+    if isinstance(response, dict) and response.get("Error", {}).get("Message"):
+        message = str(response["Error"]["Message"])
+    else:
+        message = str(exc) or type(exc).__name__
+    return AwsCallError(
+        message,
+        service=service,
+        operation=operation,
+        region=region,
+        error_code=code,
+        suggestion=_suggest(exc, code, service, operation, region),
+        retryable=is_retryable(exc),
+    )
