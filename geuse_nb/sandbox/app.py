@@ -1,0 +1,291 @@
+"""The sandbox's WSGI application: control plane, network model, faults, spot market, moto.
+
+Region ports: every request takes at least its RTT (plus the handshake on a connection's
+first request), may draw a fault, is counted, and is answered by the spot market (EC2
+DescribeSpotPriceHistory) or moto. Anything that would come back as a server stack trace is
+answered with the AWS error shape of the request's protocol instead. The control port serves
+small JSON endpoints under ``/_geuse/``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..errors import GeuseError
+from .awserror import SERVER_ERRORS, RequestInfo, error_response, throttle
+from .counters import Counters
+from .market import MarketError, Query, SpotMarket, to_xml
+from .network import NetworkModel
+
+log = logging.getLogger("geuse_nb")
+StartResponse = Callable[..., Any]
+# Signing name → botocore service name, where they differ (for action validation).
+_MODEL_NAMES = {"monitoring": "cloudwatch", "email": "ses", "elasticloadbalancing": "elbv2"}
+
+
+class ConnectionTracker:
+    """Connections that have not sent a request yet (they pay the handshake)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fresh: set[tuple[int, str]] = set()
+
+    def opened(self, port: int, remote_port: object) -> None:
+        with self._lock:
+            self._fresh.add((port, str(remote_port)))
+
+    def closed(self, port: int, remote_port: object) -> None:
+        with self._lock:
+            self._fresh.discard((port, str(remote_port)))
+
+    def first_request(self, port: int, remote_port: object) -> bool:
+        key = (port, str(remote_port))
+        with self._lock:
+            if key in self._fresh:
+                self._fresh.discard(key)
+                return True
+            return False
+
+
+class SandboxApp:
+    """One WSGI callable for the control port and every region port."""
+
+    def __init__(self, *, regions: Mapping[int, str], control_port: int, model: NetworkModel,
+                 seed: int, home_region: str, info: Mapping[str, Any]) -> None:
+        self.region_by_port = dict(regions)
+        self.regions = list(regions.values())
+        self.control_port = control_port
+        self.model = model
+        self.seed = seed
+        self.home_region = home_region
+        self.info = dict(info)
+        self.counters = Counters()
+        self.tracker = ConnectionTracker()
+        self.moto_ready = threading.Event()
+        self.warm = threading.Event()  # every region's backend started
+        self.home_warm = threading.Event()  # the home region's (start() waits for this one)
+        self.on_outage: Callable[[], None] = lambda: None
+        self.on_shutdown: Callable[[], None] = lambda: None
+        self._moto: Any = None
+        self._market: SpotMarket | None = None
+        self._models: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._in_flight = 0  # region requests being served (read by the warm-up)
+        self._last_request = 0.0
+
+    # ------------------------------------------------------------ set-up (child, at start)
+    def load_moto(self) -> None:
+        """Import moto and build its server app and the spot market (slow: ~1 s)."""
+        from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        zones = {r: [z.name for z in RegionsAndZonesBackend.zones.get(r, [])]
+                 for r in self.regions}
+        self._market = SpotMarket(self.seed, zones)
+        self.moto_ready.set()
+
+    def warm_up(self, idle: float = 0.3) -> None:
+        """Start moto's EC2 backend of every region: home first (~0.8 s for us-east-1), then
+        the others only while no request has been served for ``idle`` seconds, so warming
+        never slows the calls someone is timing (it competes for the GIL)."""
+        self._call_moto(_internal_environ(self.home_region, "DescribeAvailabilityZones"))
+        self.home_warm.set()
+        for region in self.regions:
+            if region == self.home_region:
+                continue
+            while self._in_flight or time.monotonic() - self._last_request < idle:
+                time.sleep(idle / 3)
+            self._call_moto(_internal_environ(region, "DescribeAvailabilityZones"))
+        self.warm.set()
+
+    def _call_moto(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.moto_ready.wait()
+        captured: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: object = None) -> Callable[[bytes], None]:
+            captured["status"], captured["headers"] = status, list(headers)
+            return lambda data: None
+
+        chunks = self._moto(environ, start_response)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+        return captured["status"], captured["headers"], body
+
+    # ------------------------------------------------------------ WSGI
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        port = int(environ.get("SERVER_PORT") or 0)
+        if port == self.control_port:
+            return self._control(environ, start_response)
+        region = self.region_by_port.get(port, self.home_region)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return self._serve(environ, start_response, port, region)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._last_request = time.monotonic()
+
+    def _serve(self, environ: dict[str, Any], start_response: StartResponse, port: int,
+               region: str) -> list[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length else environ["wsgi.input"].read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        info = RequestInfo(environ, body)
+        new = self.tracker.first_request(port, environ.get("REMOTE_PORT"))
+        rtt, handshake = self.model.latency(region, new)
+        if handshake:
+            time.sleep(handshake)
+        began = time.monotonic()
+        fate = self.model.draw(region)
+        self.counters.request(region, info.service, info.operation, fate)
+        status, headers, payload = self._answer(region, info, fate, environ)
+        left = rtt - (time.monotonic() - began)  # processing time counts towards the RTT
+        if left > 0:
+            time.sleep(left)
+        start_response(status, headers)
+        return [payload]
+
+    def _answer(self, region: str, info: RequestInfo, fate: str | None,
+                environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        if fate == "throttle":
+            return error_response(info, *throttle(info))
+        if fate == "error":
+            status, code, message = self.model.pick(region, SERVER_ERRORS)
+            return error_response(info, status, code, message, sender=False)
+        if info.signed_region is not None and info.signed_region not in self.regions:
+            code = "AuthFailure" if info.protocol == "ec2" else "SignatureDoesNotMatch"
+            return error_response(
+                info, 401 if info.protocol == "ec2" else 403, code,
+                f"Credential should be scoped to a valid region, not '{info.signed_region}'. "
+                f"This sandbox serves: {', '.join(self.regions)}.")
+        if info.protocol in ("ec2", "query"):
+            if not info.operation:
+                return error_response(info, 400, "MissingAction",
+                                      "The request must contain the parameter Action.")
+            if not self._known_action(info):
+                return error_response(info, 400, "InvalidAction",
+                                      f"The action {info.operation} is not valid for this "
+                                      "web service.")
+        if info.protocol == "ec2" and info.operation == "DescribeSpotPriceHistory":
+            return self._spot(region, info)
+        try:
+            status, headers, payload = self._call_moto(environ)
+        except Exception:  # a moto bug must reach the client as an AWS error, not a traceback
+            log.debug("sandbox: moto failed on %s.%s", info.service, info.operation,
+                      exc_info=True)
+            return error_response(info, 500, "InternalError", "An internal error has occurred",
+                                  sender=False)
+        ctype = next((v for k, v in headers if k.lower() == "content-type"), "")
+        if status.startswith("5") and not any(t in ctype for t in ("xml", "json", "cbor")):
+            return error_response(info, 500, "InternalError", "An internal error has occurred",
+                                  sender=False)
+        return status, headers, payload
+
+    def _known_action(self, info: RequestInfo) -> bool:
+        name = _MODEL_NAMES.get(info.service, info.service)
+        with self._lock:
+            if name not in self._models:
+                import botocore.session
+
+                try:
+                    model = botocore.session.get_session().get_service_model(name)
+                    self._models[name] = set(model.operation_names)
+                except Exception:  # unknown to botocore: let moto decide
+                    self._models[name] = None
+            names = self._models[name]
+        return names is None or info.operation in names
+
+    def _spot(self, region: str, info: RequestInfo) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.moto_ready.wait()
+        market = self._market
+        if market is None:  # moto failed to load
+            return error_response(info, 503, "ServiceUnavailable", "The sandbox is starting.",
+                                  sender=False)
+        try:
+            items, token = market.describe(region, Query.from_params(info.params))
+        except MarketError as exc:
+            return error_response(info, 400, exc.code, str(exc))
+        body = to_xml(items, token, str(uuid.uuid4()))
+        return "200 OK", [("Content-Type", "text/xml;charset=UTF-8"),
+                          ("Content-Length", str(len(body)))], body
+
+    # ------------------------------------------------------------ control plane
+    def _control(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        path = str(environ.get("PATH_INFO", "")).rstrip("/")
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            payload = json.loads(raw) if raw else {}
+            status, result = "200 OK", self._route(method, path, payload)
+        except GeuseError as exc:
+            status, result = "400 Bad Request", {"error": str(exc), "type": "SandboxError"}
+        except (ValueError, TypeError) as exc:
+            status, result = "400 Bad Request", {"error": f"bad control request: {exc}"}
+        except LookupError:
+            status, result = "404 Not Found", {"error": f"no control endpoint {method} {path}"}
+        body = json.dumps(result).encode()
+        start_response(status, [("Content-Type", "application/json"),
+                                ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _route(self, method: str, path: str, payload: dict[str, Any]) -> Any:
+        if method == "GET" and path == "/_geuse/info":
+            return {**self.info, "warm": self.warm.is_set(), "ready": self.home_warm.is_set(),
+                    "moto": self.moto_ready.is_set()}
+        if path == "/_geuse/network":
+            if method == "POST":
+                self.model.set_network(rtt=payload.get("rtt"), region=payload.get("region"),
+                                       handshake_factor=payload.get("handshake_factor"))
+            return self.model.state()
+        if path == "/_geuse/faults" and method == "POST":
+            self.model.set_faults(**payload)
+            self.on_outage()
+            return self.model.state()
+        if path == "/_geuse/faults/clear" and method == "POST":
+            self.model.set_faults(None)
+            self.on_outage()
+            return self.model.state()
+        if path == "/_geuse/counters":
+            return self.counters.snapshot()
+        if path == "/_geuse/counters/reset" and method == "POST":
+            self.counters.reset()
+            return {"reset": True}
+        if path == "/_geuse/shutdown" and method == "POST":
+            self.on_shutdown()
+            return {"stopping": True}
+        raise LookupError(path)
+
+
+def _internal_environ(region: str, action: str) -> dict[str, Any]:
+    """A WSGI environ for an unsigned-but-scoped EC2 call made inside the child."""
+    body = f"Action={action}&Version=2016-11-15".encode()
+    return {
+        "REQUEST_METHOD": "POST", "PATH_INFO": "/", "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "0", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_AUTHORIZATION": ("AWS4-HMAC-SHA256 Credential=AKIAWARMUP/20240101/"
+                               f"{region}/ec2/aws4_request, SignedHeaders=host, Signature=0"),
+        "wsgi.errors": io.StringIO(), "wsgi.version": (1, 0), "wsgi.multithread": True,
+        "wsgi.multiprocess": False, "wsgi.run_once": False,
+    }
