@@ -21,7 +21,6 @@ than that is served instead, and counted as ``cache.stale_served``.
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import threading
 import time
@@ -41,23 +40,6 @@ if TYPE_CHECKING:
     from .pool import ClientPool
 
 log = logging.getLogger("geuse_nb")
-
-
-def normalise_params(value: Any) -> Any:
-    """Params in a canonical form for cache keys: sorted mappings, lists, datetimes as
-    ISO-8601 UTC (naive datetimes are UTC, as botocore reads them)."""
-    if isinstance(value, Mapping):
-        return {str(k): normalise_params(value[k]) for k in sorted(value, key=str)}
-    if isinstance(value, (list, tuple)):
-        return [normalise_params(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted((normalise_params(v) for v in value), key=repr)
-    if isinstance(value, _dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=_dt.UTC)
-        return aware.astimezone(_dt.UTC).isoformat()
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    return value
 
 
 def _op_key(name: str) -> str:
@@ -179,7 +161,7 @@ class CallPath:
         kind = kind or _cache.kind_of(service, op.snake)
         key = _cache.make_key(scope=self.pool.backend.identity, region=region,
                               service=service, operation=op.snake,
-                              params=normalise_params(params))
+                              params=params)
         if not refresh:
             start = time.perf_counter()
             found = self.cache.lookup(key, kind=kind)
