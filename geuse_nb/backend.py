@@ -31,6 +31,10 @@ class Backend:
         default_factory=lambda: MappingProxyType({})
     )
 
+    def __post_init__(self) -> None:
+        # Read-only and one canonical form, so equal backends have equal reprs.
+        object.__setattr__(self, "endpoints", MappingProxyType(dict(self.endpoints)))
+
     def endpoint_url(self, region: str) -> str | None:
         """The sandbox endpoint of ``region``; None on real AWS (botocore resolves it)."""
         if self.kind != "sandbox":

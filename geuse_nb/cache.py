@@ -640,13 +640,10 @@ class TieredCache:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickles as its settings only: the disk handle and memory stay in this process."""
-        return {"settings": self.settings, "disk_eviction_policy": self._policy}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["settings"],  # type: ignore[misc]
-                      disk_eviction_policy=state["disk_eviction_policy"])
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as its settings only: the disk handle and memory stay in this process.
+        In the receiving process every copy of the same settings is one cache."""
+        return (_restore_cache, (self.settings, self._policy))
 
     def __repr__(self) -> str:
         size = len(self._mem) if self._mem is not None else 0
@@ -934,3 +931,10 @@ def _call_spec(item: Any, index: int) -> dict[str, Any]:
                          "region or params", suggestion=hint)
     return {"service": service, "operation": operation, "region": region,
             "params": dict(params)}
+
+
+def _restore_cache(settings: Settings, policy: str) -> TieredCache:
+    from . import shared
+
+    return shared.instance("cache", repr((settings, policy)),
+                           lambda: TieredCache(settings, disk_eviction_policy=policy))

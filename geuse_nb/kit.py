@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import shared
 from .backend import Backend, aws_credentials_available
 from .config import Settings, resolve_settings
 from .errors import UsageError
@@ -74,6 +75,7 @@ class Kit:
         self._sampler = ResourceSampler(self.metrics, self.settings.metrics_collection_interval)
         self._sampler.start()
         atexit.register(self.close)
+        shared.adopt("kit", self._description(), self)
 
     # ------------------------------------------------------------ backend
     def _open_backend(self, sandbox: Sandbox | None) -> Backend:
@@ -209,19 +211,26 @@ class Kit:
         state = "closed" if self._closed else self.backend.kind
         return f"<geuse_nb.Kit {self.name!r} {state}>"
 
-    def __getstate__(self) -> dict[str, Any]:
-        """A Kit travels as its name, settings and backend description (no credentials)."""
-        return {"name": self.name, "settings": self.settings, "backend": self.backend}
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A Kit travels as its name, settings and backend description (no credentials,
+        no clients). In the receiving process (a joblib or Dask worker) every copy of the
+        same description is one Kit, joined to the same sandbox, built on first use."""
+        return (_restore_kit, (self.name, self.settings, self.backend))
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def _description(self) -> str:
+        return repr((self.name, self.settings, self.backend))
+
+
+def _restore_kit(name: str, settings: Settings, backend: Backend) -> Kit:
+    def build() -> Kit:
+        if backend.kind != "sandbox":
+            return Kit(name, settings=settings)
         from .sandbox import Sandbox
 
-        backend: Backend = state["backend"]
-        sandbox = Sandbox.join(backend.sandbox_url) if backend.kind == "sandbox" else None
-        settings: Settings = state["settings"]
-        if backend.kind == "sandbox":
-            settings = settings.replace(backend="sandbox", sandbox_url=backend.sandbox_url)
-        self.__init__(state["name"], settings=settings, sandbox=sandbox)  # type: ignore[misc]
+        joined = settings.replace(backend="sandbox", sandbox_url=backend.sandbox_url)
+        return Kit(name, settings=joined, sandbox=Sandbox.join(backend.sandbox_url))
+
+    return shared.instance("kit", repr((name, settings, backend)), build)
 
 
 # ---------------------------------------------------------------- default kit

@@ -438,15 +438,20 @@ class ClientPool:
         for entry in dropped:
             _close_client(entry.client)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Only settings and the backend description travel: no session, no credentials."""
-        return {"settings": self.settings, "backend": self.backend}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["settings"], state["backend"])  # type: ignore[misc]
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Only settings and the backend description travel: no session, no credentials.
+        In the receiving process every copy of the same description is one pool."""
+        return (_restore_pool, (self.settings, self.backend))
 
     def __repr__(self) -> str:
         return f"<geuse_nb.ClientPool {self.backend.identity} clients={len(self)}>"
+
+
+def _restore_pool(settings: Settings, backend: Backend) -> ClientPool:
+    from . import shared
+
+    return shared.instance("pool", repr((settings, backend)),
+                           lambda: ClientPool(settings, backend))
 
 
 def _close_client(client: Any) -> None:

@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 
-from geuse_nb.backend import Backend
-
 pytest.importorskip("distributed")
 
-# Per worker process: the pools this process built, by backend identity (read with client.run).
-_POOLS: dict[str, Any] = {}
-_LOCK = threading.Lock()
-
-
-def _pool(backend: Backend) -> Any:
-    """One ClientPool per worker process, found by import (never pickled per task)."""
-    from geuse_nb.config import resolve_settings
-    from geuse_nb.pool import ClientPool
-
-    with _LOCK:
-        if backend.identity not in _POOLS:
-            _POOLS[backend.identity] = ClientPool(resolve_settings(backend="sandbox"), backend)
-        return _POOLS[backend.identity]
-
-
 class ZoneNames:
-    """The task: picklable (a Backend description), importable, builds nothing per call."""
+    """The task: an importable callable carrying the kit, which pickles as a description
+    (settings + backend); each worker process resolves it to one Kit with one pool."""
 
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
+    def __init__(self, kit: Any) -> None:
+        self.kit = kit
 
     def __call__(self, region: str) -> list[str]:
-        client = _pool(self.backend).client("ec2", region)
+        client = self.kit.client("ec2", region)
         zones = client.describe_availability_zones()["AvailabilityZones"]
         return sorted(z["ZoneName"] for z in zones)
 
@@ -53,22 +35,24 @@ def _dask_process_globals() -> None:
     asyncio.run(offload(lambda: None))
 
 
-def _pools_built() -> int:
-    return len(_POOLS)
+def _kits_built() -> int:
+    from geuse_nb import shared
+
+    return shared.built("kit")
 
 
 def test_dask_pmap_equals_threads_and_builds_one_pool_per_worker(kit: Any) -> None:
     from distributed import Client, LocalCluster
 
     regions = kit.sandbox.regions[:6]
-    task = ZoneNames(kit.backend)
+    task = ZoneNames(kit)
     expected = kit.pmap(task, regions, n_jobs=4)
     assert expected.ok, expected.errors
     with LocalCluster(n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1",
                       dashboard_address=None, worker_dashboard_address=None) as cluster, \
             Client(cluster) as client:
         first = kit.pmap(task, regions * 4, backend="dask", desc="on dask")
-        built = client.run(_pools_built)
+        built = client.run(_kits_built)
         import joblib
 
         with joblib.parallel_config(backend="dask"):
@@ -76,7 +60,7 @@ def test_dask_pmap_equals_threads_and_builds_one_pool_per_worker(kit: Any) -> No
     assert first.ok, first.errors
     assert list(first) == list(expected) * 4
     assert list(second) == list(expected)
-    assert sorted(built.values()) in ([1, 1], [0, 1])  # ≤ one pool per worker process
+    assert sorted(built.values()) in ([1, 1], [0, 1])  # ≤ one kit (one pool) per worker
     assert sum(built.values()) >= 1
     rows = [r for r in kit.metrics.rows("jobs") if r["map"] == "on dask"]
     assert len(rows) == 24 and {r["status"] for r in rows} == {"done"}
