@@ -86,7 +86,7 @@ class SandboxApp:
         from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._moto = _memoised_dispatcher(DomainDispatcherApplication)(create_backend_app)
         zones = {r: [z.name for z in RegionsAndZonesBackend.zones.get(r, [])]
                  for r in self.regions}
         self._market = SpotMarket(self.seed, zones)
@@ -289,3 +289,36 @@ def _internal_environ(region: str, action: str) -> dict[str, Any]:
         "wsgi.errors": io.StringIO(), "wsgi.version": (1, 0), "wsgi.multithread": True,
         "wsgi.multiprocess": False, "wsgi.run_once": False,
     }
+
+
+def _memoised_dispatcher(base: type) -> type:
+    """moto's dispatcher with its per-request work memoised (about half of moto's time on a
+    small call): the host → service inference walks every backend's URL patterns under a
+    global lock, and every response re-lists the handler's methods with inspect."""
+    import functools
+
+    import moto.core.responses as moto_responses
+
+    listed = moto_responses.method_names_from_class
+    if not hasattr(listed, "cache_info"):  # called with a class: safe to memoise
+        moto_responses.method_names_from_class = functools.cache(listed)
+
+    class MemoisedDispatcher(base):  # type: ignore[misc, valid-type]
+        _apps: dict[tuple[str, ...], Any]
+
+        def get_application(self, environ: dict[str, Any]) -> Any:
+            auth = environ.get("HTTP_AUTHORIZATION", "")
+            scope = auth.partition("Credential=")[2].split("/", 4)[2:4]
+            path = environ.get("PATH_INFO", "")
+            key = (environ.get("HTTP_HOST", ""), "/".join(scope),
+                   environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0],
+                   path.split("/", 2)[1] if path.count("/") > 1 else path)
+            apps = self.__dict__.setdefault("_apps", {})
+            app = apps.get(key)
+            if app is None:
+                app = super().get_application(environ)
+                if len(apps) < 4096:
+                    apps[key] = app
+            return app
+
+    return MemoisedDispatcher
