@@ -69,13 +69,14 @@ FIELD_HELP: Mapping[str, str] = MappingProxyType({
     "cache_stale_if_error": "serve an expired entry up to this many seconds old when AWS fails",
     "parallel_max_workers": "workers per map; `auto` derives them from the CPU count",
     "parallel_job_timeout": "seconds one job may run before it is marked timed out",
-    "parallel_retry_count": "retries of a retryable failure (per job and per botocore call)",
+    "parallel_retry_count": "job-level retries of a retryable failure (pmap, jobs, fanout)",
     "pool_max_connections": "HTTP connections per endpoint (botocore max_pool_connections)",
     "pool_idle_timeout": "seconds before an unused client is dropped",
     "pool_connection_timeout": "connect timeout, seconds",
     "pool_read_timeout": "read timeout, seconds",
     "pool_keep_alive": "TCP keep-alive on pooled connections",
     "pool_retry_mode": "botocore retry mode: standard, adaptive or legacy",
+    "pool_max_attempts": "HTTP attempts per call inside botocore, first one included",
     "progress_no_color": "no ANSI colour (also `NO_COLOR`)",
     "progress_quiet": "no progress output at all",
     "progress_verbose_errors": "show tracebacks under error messages",
@@ -121,6 +122,7 @@ class Settings:
     pool_read_timeout: float = 60.0
     pool_keep_alive: bool = True
     pool_retry_mode: str = "standard"
+    pool_max_attempts: int = 3
     progress_no_color: bool = False
     progress_quiet: bool = False
     progress_verbose_errors: bool = False
@@ -253,6 +255,7 @@ _PARSERS: dict[str, _Parser] = {
     "pool_read_timeout": lambda n, v: _number(n, v, float, minimum=0.001, allow_none=False),
     "pool_keep_alive": _bool,
     "pool_retry_mode": lambda n, v: _choice(n, v, RETRY_MODES),
+    "pool_max_attempts": lambda n, v: _number(n, v, int, minimum=1, allow_none=False),
     "progress_no_color": _bool,
     "progress_quiet": _bool,
     "progress_verbose_errors": _bool,
@@ -291,6 +294,7 @@ ENV_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "pool_read_timeout": ("POOL_READ_TIMEOUT",),
         "pool_keep_alive": ("POOL_KEEP_ALIVE",),
         "pool_retry_mode": ("POOL_RETRY_MODE",),
+        "pool_max_attempts": ("POOL_MAX_ATTEMPTS",),
         "progress_no_color": ("PROGRESS_NO_COLOR",),
         "progress_quiet": ("PROGRESS_QUIET_MODE",),
         "progress_verbose_errors": ("PROGRESS_VERBOSE_ERRORS",),

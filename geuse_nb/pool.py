@@ -239,7 +239,7 @@ class ClientPool:
                 connect_timeout=s.pool_connection_timeout,
                 read_timeout=s.pool_read_timeout,
                 retries={"mode": s.pool_retry_mode,
-                         "total_max_attempts": s.parallel_retry_count + 1},
+                         "total_max_attempts": s.pool_max_attempts},
                 user_agent_extra="geuse_nb",
             )
         return self._botocore_config

@@ -118,7 +118,7 @@ def test_writes_are_never_cached(kit: Any) -> None:
 def test_stale_entry_served_when_a_read_fails_retryably(sandbox: Any) -> None:
     region = "eu-west-1"
     with gn.Kit("stale", backend="sandbox", sandbox=sandbox, cache_stale_if_error=3600,
-                parallel_retry_count=0) as kit:
+                pool_max_attempts=1) as kit:
         fresh = kit.call("ec2", "describe_availability_zones", region, ttl=0.001)
         sandbox.set_faults(region=region, throttle_rate=1.0)
         try:
@@ -131,7 +131,7 @@ def test_stale_entry_served_when_a_read_fails_retryably(sandbox: Any) -> None:
 
 def test_without_stale_if_error_a_throttled_read_raises_with_suggestion(sandbox: Any) -> None:
     region = "eu-west-1"
-    with gn.Kit("throttled", backend="sandbox", sandbox=sandbox, parallel_retry_count=0) as kit:
+    with gn.Kit("throttled", backend="sandbox", sandbox=sandbox, pool_max_attempts=1) as kit:
         kit.call("ec2", "describe_availability_zones", region)
         sandbox.set_faults(region=region, throttle_rate=1.0)
         try:

@@ -30,6 +30,7 @@ CASES = {
     "pool_read_timeout": (60.0, "5", 5.0, "-1"),
     "pool_keep_alive": (True, "no", False, "perhaps"),
     "pool_retry_mode": ("standard", "adaptive", "adaptive", "aggressive"),
+    "pool_max_attempts": (3, "1", 1, "0"),
     "progress_no_color": (False, "1", True, "x"),
     "progress_quiet": (False, "yes", True, "x"),
     "progress_verbose_errors": (False, "on", True, "x"),

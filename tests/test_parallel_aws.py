@@ -26,7 +26,7 @@ def faults(sandbox: Any) -> Iterator[Any]:
 def raw_kit(sandbox: Any) -> Iterator[Any]:
     """A kit whose clients do not retry (botocore total_max_attempts=1), so every retry
     counted below is the engine's own."""
-    with gn.Kit("raw", backend="sandbox", sandbox=sandbox, parallel_retry_count=0) as k:
+    with gn.Kit("raw", backend="sandbox", sandbox=sandbox, pool_max_attempts=1) as k:
         yield k
 
 

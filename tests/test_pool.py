@@ -57,7 +57,7 @@ def test_one_client_per_service_and_region(kit: Any) -> None:
 
 def test_client_config_comes_from_settings(sandbox: Any) -> None:
     with gn.Kit("cfg", backend="sandbox", sandbox=sandbox, pool_max_connections=7,
-                pool_connection_timeout=3.0, pool_read_timeout=9.0, parallel_retry_count=2,
+                pool_connection_timeout=3.0, pool_read_timeout=9.0, pool_max_attempts=3,
                 pool_retry_mode="adaptive") as kit:
         config = kit.client("ec2").meta.config
     assert config.max_pool_connections == 7
@@ -135,7 +135,7 @@ def test_blocking_pool_caps_connections_without_discarding(
 
 def test_every_http_attempt_is_recorded_retries_included(sandbox: Any) -> None:
     region = _regions(sandbox)[2]
-    with gn.Kit("retry", backend="sandbox", sandbox=sandbox, parallel_retry_count=2) as kit:
+    with gn.Kit("retry", backend="sandbox", sandbox=sandbox, pool_max_attempts=3) as kit:
         client = kit.client("sts", region)
         client.get_caller_identity()  # warm
         kit.metrics.reset()
@@ -181,7 +181,7 @@ def test_recording_off_records_nothing_but_still_counts(kit: Any) -> None:
 
 def test_connection_errors_are_recorded_without_status(sandbox: Any) -> None:
     region = _regions(sandbox)[3 % len(_regions(sandbox))]
-    with gn.Kit("down", backend="sandbox", sandbox=sandbox, parallel_retry_count=0,
+    with gn.Kit("down", backend="sandbox", sandbox=sandbox, pool_max_attempts=1,
                 pool_connection_timeout=1.0) as kit:
         kit.call("sts", "get_caller_identity", region)  # warm while the region is up
         kit.metrics.reset()
