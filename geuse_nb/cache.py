@@ -184,6 +184,15 @@ def _build_key(scope: str, region: str | None, service: str, operation: str,
     return f"{service}.{operation}@{region or '-'}:{digest}"
 
 
+Scope = str | Callable[[], str]
+
+
+def _scope_label(scope: Scope) -> str:
+    """A scope is a label or a function that returns one (asked each time: the identity
+    behind it can change, e.g. credentials of another account after a refresh)."""
+    return scope() if callable(scope) else scope
+
+
 def make_key(*, scope: str, region: str | None, service: str, operation: str,
              params: Mapping[str, Any]) -> str:
     """THE cache key of one call: ``service.operation@region:<sha256 of canonical JSON>``.
@@ -547,7 +556,7 @@ class TieredCache:
     # ------------------------------------------------------------ memoize
     def memoize(self, fn: Callable[..., Any] | None = None, *, ttl: float | None = None,
                 kind: str | None = None, ignore: Iterable[str] = (),
-                scope: str = "") -> Any:
+                scope: Scope = "") -> Any:
         """Cache a function's results in this cache; with or without parentheses.
 
         The decorated function has ``.clear()``, ``.key(*args, **kwargs)`` and
@@ -569,9 +578,10 @@ class TieredCache:
 
     # ------------------------------------------------------------ warm
     def attach(self, *, fetch: Callable[[dict[str, Any]], Any],
-               pmap: Callable[..., Any] | None = None, scope: str | None = None) -> None:
+               pmap: Callable[..., Any] | None = None, scope: Scope | None = None) -> None:
         """Give ``warm`` its call function (``fetch(call_spec) -> value``, which caches),
-        a parallel map (``pmap(fn, items, desc=..., n_jobs=...)``) and the key scope."""
+        a parallel map (``pmap(fn, items, desc=..., n_jobs=...)``) and the key scope
+        (a label, or a function returning it, asked when a key is built)."""
         self._fetch, self._pmap, self._scope = fetch, pmap, scope
 
     def warm(self, calls: Iterable[Any], *, n_jobs: int | None = None) -> pd.DataFrame:
@@ -591,9 +601,10 @@ class TieredCache:
         specs = [_call_spec(item, i) for i, item in enumerate(calls)]
         before: list[bool | None] = [None] * len(specs)
         if self._scope is not None:
+            scope = _scope_label(self._scope)
             for i, spec in enumerate(specs):
                 if spec["region"] is not None:
-                    key = make_key(scope=self._scope, region=spec["region"],
+                    key = make_key(scope=scope, region=spec["region"],
                                    service=spec["service"], operation=spec["operation"],
                                    params=spec["params"])
                     before[i] = key in self
@@ -806,7 +817,7 @@ class Memoized:
     """A function wrapped by ``TieredCache.memoize``: call it; ``.key``/``.evict``/``.clear``."""
 
     def __init__(self, cache: TieredCache, fn: Callable[..., Any], *, ttl: float | None,
-                 kind: str | None, ignore: tuple[str, ...], scope: str) -> None:
+                 kind: str | None, ignore: tuple[str, ...], scope: Scope) -> None:
         functools.update_wrapper(self, fn)
         self._cache = cache
         self._fn = fn
@@ -857,7 +868,8 @@ class Memoized:
 
     def _key(self, params: dict[str, Any]) -> str:
         try:
-            return _build_key(self._scope, None, "memoize", self._name, params, strict=True)
+            return _build_key(_scope_label(self._scope), None, "memoize", self._name, params,
+                              strict=True)
         except (TypeError, ValueError):
             bad = next((n for n, v in params.items() if not _keyable(v)), "?")
             raise UsageError(

@@ -159,7 +159,7 @@ class CallPath:
         if not _cache.is_read_operation(op.snake):
             return self._send(service, op, region, params)
         kind = kind or _cache.kind_of(service, op.snake)
-        key = _cache.make_key(scope=self.pool.backend.identity, region=region,
+        key = _cache.make_key(scope=self.pool.scope(), region=region,
                               service=service, operation=op.snake,
                               params=params)
         if not refresh:

@@ -71,7 +71,7 @@ class Kit:
             "cloudwatch", self.backend.default_region)
         self._calls = CallPath(self.pool, self.cache, self.metrics)
         self._engine = Engine(self.settings, progress=self.progress, recorder=self.metrics)
-        self.cache.attach(fetch=self._fetch_for_warm, pmap=self.pmap, scope=self.backend.identity)
+        self.cache.attach(fetch=self._fetch_for_warm, pmap=self.pmap, scope=self.pool.scope)
         self._sampler = ResourceSampler(self.metrics, self.settings.metrics_collection_interval)
         self._sampler.start()
         atexit.register(self.close)
@@ -159,8 +159,7 @@ class Kit:
     def cached(self, fn: Callable[..., Any] | None = None, *, ttl: float | None = None,
                kind: str | None = None, ignore: Iterable[str] = ()) -> Any:
         """Memoise a function in the kit's cache; with or without parentheses."""
-        return self.cache.memoize(fn, ttl=ttl, kind=kind, ignore=ignore,
-                                  scope=self.backend.identity)
+        return self.cache.memoize(fn, ttl=ttl, kind=kind, ignore=ignore, scope=self.pool.scope)
 
     def report(self, title: str | None = None) -> Report:
         """A performance report of everything recorded so far (displays inline)."""

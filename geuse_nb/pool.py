@@ -103,6 +103,7 @@ class _ProcessState:
         self.stats: dict[tuple[str, str], _Stat] = {}
         self.services: frozenset[str] | None = None
         self.regions: frozenset[str] | None = None
+        self.scope: str | None = None
         self.next_sweep = 0.0
 
 
@@ -378,6 +379,7 @@ class ClientPool:
             st.botocore_session = None
             st.services = None
             st.regions = None
+            st.scope = None
         for entry in dropped:
             _close_client(entry.client)
 
@@ -402,6 +404,18 @@ class ClientPool:
             return {"account": ident.get("Account", ""), "arn": ident.get("Arn", ""),
                     "user_id": ident.get("UserId", "")}
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def scope(self) -> str:
+        """The identity label that scopes cache entries: the sandbox's URL and profile, or
+        on AWS the account id (asked of STS once per process, again after ``refresh``) and
+        profile, so switching credentials to another account never reads its entries."""
+        if self.backend.kind == "sandbox":
+            return self.backend.identity
+        st = self._state
+        if st.scope is None:
+            account = self.validate()["account"]
+            st.scope = f"aws:{account}:{self.backend.profile or 'default'}"
+        return st.scope
 
     # ------------------------------------------------------------ reading
     def stats(self) -> pd.DataFrame:

@@ -319,3 +319,24 @@ def test_aws_backend_validates_regions_from_botocore_data_without_network() -> N
         assert len(pool) == 0
     finally:
         pool.close()
+
+
+def test_aws_scope_is_the_account_and_follows_a_credential_switch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the aws backend, cache entries are scoped by the account STS reports (moto's
+    in-process AWS answers here, nothing leaves the process), asked again after refresh."""
+    from moto import mock_aws
+
+    from geuse_nb.backend import Backend
+    from geuse_nb.config import resolve_settings
+
+    with mock_aws():
+        pool = ClientPool(resolve_settings(backend="aws"), Backend(kind="aws", profile=None))
+        try:
+            assert pool.scope() == "aws:123456789012:default"
+            monkeypatch.setenv("MOTO_ACCOUNT_ID", "111122223333")
+            assert pool.scope() == "aws:123456789012:default"  # asked once per process
+            pool.refresh()  # e.g. after credentials of another account were loaded
+            assert pool.scope() == "aws:111122223333:default"
+        finally:
+            pool.close()
