@@ -88,15 +88,13 @@ def _api_name(operation: str) -> str:
     return operation
 
 
-def _suggest(exc: BaseException, code: str | None, service: str, operation: str,
-             region: str | None) -> str:
-    import botocore.exceptions as bx
-
-    api = getattr(exc, "operation_name", None) or _api_name(operation)
-    message = str(exc).lower()
-    if code in EXPIRED_CODES or isinstance(exc, (bx.TokenRetrievalError,
-                                                 bx.UnauthorizedSSOTokenError,
-                                                 bx.SSOTokenLoadError)):
+def suggest_for_code(code: str | None, service: str, operation: str, region: str | None,
+                     message: str = "") -> str:
+    """The one-line suggestion for an AWS error code ("" when the code says nothing
+    specific); used for raised errors and for the error tables of reports."""
+    api = _api_name(operation)
+    message = message.lower()
+    if code in EXPIRED_CODES:
         return ("credentials have expired: refresh them (e.g. `aws sso login`), "
                 "then kit.pool.validate() rebuilds the clients")
     if code in DENIED_CODES:
@@ -114,6 +112,22 @@ def _suggest(exc: BaseException, code: str | None, service: str, operation: str,
     ):
         return (f"check the instance type name exists in {region}: "
                 "ec2.describe_instance_type_offerings lists the types offered there")
+    if code in TRANSIENT_CODES:
+        return "a transient AWS server error: retrying usually succeeds"
+    return ""
+
+
+def _suggest(exc: BaseException, code: str | None, service: str, operation: str,
+             region: str | None) -> str:
+    import botocore.exceptions as bx
+
+    api = getattr(exc, "operation_name", None) or _api_name(operation)
+    if isinstance(exc, (bx.TokenRetrievalError, bx.UnauthorizedSSOTokenError,
+                        bx.SSOTokenLoadError)):
+        code = "ExpiredToken"
+    said = suggest_for_code(code, service, api, region, str(exc))
+    if said:
+        return said
     if isinstance(exc, bx.NoCredentialsError):
         return ("no AWS credentials found: run `aws configure` or `aws sso login`, "
                 "or use backend='sandbox'")
@@ -122,7 +136,7 @@ def _suggest(exc: BaseException, code: str | None, service: str, operation: str,
     if _is_connection_failure(exc):
         return (f"the {service} endpoint in {region!r} is not reachable: check the region name "
                 "and the network, or that the sandbox is running")
-    if code in TRANSIENT_CODES or _http_status(exc) in TRANSIENT_STATUS:
+    if _http_status(exc) in TRANSIENT_STATUS:
         return "a transient AWS server error: retrying usually succeeds"
     return f"see the {code or type(exc).__name__} error of {service}:{api} in the AWS docs"
 

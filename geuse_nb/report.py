@@ -21,6 +21,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .aws_errors import suggest_for_code
 from .errors import UsageError
 
 if TYPE_CHECKING:
@@ -33,22 +34,6 @@ FORMATS = (".html", ".md", ".json")
 MAX_TABLE_ROWS = 50
 MAX_GANTT_JOBS = 300
 MAX_PLOT_POINTS = 2000
-
-# One-line suggestions for common AWS error codes seen in api_calls.
-ERROR_SUGGESTIONS = {
-    "Throttling": "lower parallel_max_workers or set pool_retry_mode='adaptive'",
-    "ThrottlingException": "lower parallel_max_workers or set pool_retry_mode='adaptive'",
-    "RequestLimitExceeded": "lower parallel_max_workers or set pool_retry_mode='adaptive'",
-    "TooManyRequestsException": "lower parallel_max_workers or set pool_retry_mode='adaptive'",
-    "AccessDenied": "check the IAM permissions of the profile in use",
-    "AccessDeniedException": "check the IAM permissions of the profile in use",
-    "UnauthorizedOperation": "check the IAM permissions of the profile in use",
-    "ExpiredToken": "refresh your credentials (aws sso login / new session token)",
-    "InvalidClientTokenId": "check the access key of the profile in use",
-    "ServiceUnavailable": "transient: retry, or try another region",
-    "InternalError": "transient: retry, or try another region",
-    "InternalFailure": "transient: retry, or try another region",
-}
 
 _CSS = """
 .geuse-report{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#212121;
@@ -365,7 +350,10 @@ def _errors(calls: pd.DataFrame, ops: pd.DataFrame, jobs: pd.DataFrame) -> Secti
                 "where": api["service"] + "." + api["operation"] + " @ "
                 + api["region"].fillna("default").astype(str),
                 "error": api["error_code"].astype(str), "count": api["count"],
-                "suggestion": api["error_code"].map(ERROR_SUGGESTIONS).fillna(""),
+                "suggestion": [suggest_for_code(code, service, op, region)
+                               for code, service, op, region in zip(
+                                   api["error_code"], api["service"], api["operation"],
+                                   api["region"], strict=True)],
             }))
     if len(ops):
         bad = ops[~ops["ok"].fillna(False).astype(bool)]

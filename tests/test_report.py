@@ -105,7 +105,7 @@ def test_filled_report_content(filled: Report, tmp_path: Path) -> None:
     assert "ec2.describe_regions" in names
     assert sum(row["count"] for row in data["latency"]["data"]["histogram"]) == 1500
     errors = data["errors"]["data"]
-    assert any(e["error"] == "Throttling" and "parallel_max_workers" in e["suggestion"]
+    assert any(e["error"] == "Throttling" and "lower n_jobs" in e["suggestion"]
                for e in errors)
     assert any(e["suggestion"] == "check the <region> name" for e in errors)
     assert data["pool"]["data"][0]["reuse_rate"] == 0.98
