@@ -33,7 +33,7 @@ test: venv lint browser
 
 demo: venv
 	@echo "==> demo: sandbox, calls, parallel fan-out, report into reports/"
-	@$(PY) -m geuse_nb.demo --out reports
+	@$(VENV)/bin/geuse-nb demo --out reports
 
 bench: venv
 	@echo "==> benchmarks (ratios measured side by side)"

@@ -97,6 +97,13 @@ def _sandbox_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    run(args.out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (``run``/``report`` subcommands are added next to ``sandbox``)."""
     parser = argparse.ArgumentParser(prog="geuse-nb", description="geuse_nb command line")
@@ -118,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "status":
             sub.add_argument("-v", "--verbose", action="store_true", help="list endpoints")
         sub.set_defaults(func=func)
+
+    demo = commands.add_parser("demo", help="run the demo session against a fresh sandbox and "
+                                            "write its reports (what `make demo` runs)")
+    demo.add_argument("--out", type=Path, default=Path("reports"),
+                      help="folder for the reports (default: reports)")
+    demo.set_defaults(func=_demo)
     return parser
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 def test_demo_runs_and_writes_reports(tmp_path: Path) -> None:
     env = {**os.environ, "GEUSE_PROGRESS_QUIET_MODE": "0"}
-    out = subprocess.run([sys.executable, "-m", "geuse_nb.demo", "--out", str(tmp_path)],
+    geuse_nb_command = Path(sys.executable).with_name("geuse-nb")  # the console script
+    out = subprocess.run([str(geuse_nb_command), "demo", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=240, env=env, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "from cache in" in out.stdout and "rollout: 5 of 5 jobs done" in out.stdout
