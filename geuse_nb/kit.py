@@ -155,6 +155,11 @@ class Kit:
         return self._engine.jobs(spec, desc=desc, n_jobs=n_jobs, retries=retries,
                                  timeout=timeout)
 
+    def cancel(self) -> None:
+        """Stop the running map or DAG (from another thread or a notebook button): pending
+        jobs are not started, running ones are marked cancelled, finished values are kept."""
+        self._engine.cancel()
+
     # ------------------------------------------------------------ cache, report
     def cached(self, fn: Callable[..., Any] | None = None, *, ttl: float | None = None,
                kind: str | None = None, ignore: Iterable[str] = ()) -> Any:

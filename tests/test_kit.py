@@ -1,0 +1,81 @@
+"""The Kit: lifecycle, default kit, backend choice, cancellation, module-level shortcuts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import geuse_nb as gn
+
+
+def test_close_is_idempotent_and_context_manager_closes(sandbox: Any) -> None:
+    with gn.Kit("life", backend="sandbox", sandbox=sandbox) as kit:
+        assert repr(kit) == "<geuse_nb.Kit 'life' sandbox>"
+    assert kit.closed and repr(kit) == "<geuse_nb.Kit 'life' closed>"
+    kit.close()  # again: nothing happens
+    assert sandbox.running  # a kit never stops a sandbox it did not start
+
+
+def test_kit_started_sandbox_stops_with_it() -> None:
+    kit = gn.Kit("own", backend="sandbox", sandbox_seed=3)
+    try:
+        box = kit.sandbox
+        assert box is not None and box.running
+        assert kit.call("sts", "get_caller_identity")["Account"] == "123456789012"
+    finally:
+        kit.close()
+    assert not box.running
+
+
+def test_init_replaces_and_closes_the_default(sandbox: Any) -> None:
+    first = gn.init("one", backend="sandbox", sandbox=sandbox)
+    try:
+        assert gn.get_kit() is first
+        assert gn.call("sts", "get_caller_identity")["Account"] == "123456789012"
+        second = gn.init("two", backend="sandbox", sandbox=sandbox)
+        assert first.closed and gn.get_kit() is second
+    finally:
+        gn.get_kit().close()
+
+
+def test_auto_backend_without_credentials_is_the_sandbox(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        sandbox: Any) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("GEUSE_SANDBOX_URL", sandbox.url)  # join the session's sandbox
+    with caplog.at_level(logging.INFO, logger="geuse_nb"), gn.Kit("auto", backend="auto") as kit:
+        assert kit.backend.kind == "sandbox" and kit.backend.sandbox_url == sandbox.url
+    assert "backend 'auto' chose 'sandbox' (no AWS credentials found)" in caplog.text
+
+
+def test_auto_backend_with_credentials_is_aws(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="geuse_nb"), gn.Kit("auto", backend="auto") as kit:
+        assert kit.backend.kind == "aws" and kit.sandbox is None  # nothing was called
+    assert "chose 'aws'" in caplog.text
+
+
+def test_kit_cancel_stops_a_running_map(kit: Any) -> None:
+    started = threading.Event()
+
+    def slow(i: int) -> int:
+        started.set()
+        time.sleep(0.3)  # the work being cancelled, not a wait for the test to pass
+        return i
+
+    threading.Timer(0.5, kit.cancel).start()
+    began = time.monotonic()
+    results = kit.pmap(slow, range(100), n_jobs=4)
+    assert time.monotonic() - began < 2.0
+    assert results.cancelled and started.is_set()
+    assert results.values and all(results[k] == k for k in results.values)  # kept, in place
+    assert set(results.statuses.values()) == {"done", "cancelled"}
+
+
+def test_bad_kit_name_is_a_clear_error() -> None:
+    with pytest.raises(gn.UsageError, match="kit name ''"):
+        gn.Kit("")
