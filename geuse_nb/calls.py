@@ -31,6 +31,7 @@ from . import cache as _cache
 from .aws_errors import EXPIRED_CODES, error_code, to_aws_error
 from .errors import UsageError
 from .pool import did_you_mean
+from .responses import compact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -184,6 +185,7 @@ class CallPath:
                                 service, op.snake, region, getattr(exc, "error_code", exc))
                     return found.value  # type: ignore[no-any-return]
             raise
+        result = compact(result)  # what is cached and what is returned are the same object
         self.cache.store(key, result, kind=kind, ttl=ttl)
         return result
 
