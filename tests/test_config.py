@@ -48,9 +48,56 @@ CASES = {
 }
 
 
+# field: (a value given to configure(), a value given explicitly), both valid, both unlike
+# the env value above and unlike each other
+LAYERS: dict[str, tuple[object, object]] = {
+    "cache_dir": ("/tmp/geuse-c", "/tmp/geuse-e"),
+    "cache_kind_ttls": ({"spot_prices": 70}, {"spot_prices": 80}),
+    "cache_default_ttl": (70, 80), "cache_memory_max_items": (70, 80),
+    "cache_disk_enabled": (True, False), "cache_disk_size_limit": (1 << 22, 1 << 23),
+    "cache_compression_enabled": (True, False), "cache_stale_if_error": (70, 80),
+    "parallel_max_workers": (70, 80), "parallel_job_timeout": (70, 80),
+    "parallel_retry_count": (7, 8), "pool_max_connections": (70, 80),
+    "pool_idle_timeout": (70, 80), "pool_connection_timeout": (70, 80),
+    "pool_read_timeout": (70, 80), "pool_keep_alive": (True, False),
+    "pool_retry_mode": ("legacy", "standard"), "pool_max_attempts": (7, 8),
+    "progress_no_color": (False, True), "progress_quiet": (False, True),
+    "progress_verbose_errors": (False, True), "metrics_cloudwatch_export": (False, True),
+    "metrics_namespace": ("A/B", "C/D"), "metrics_collection_interval": (7, 8),
+    "metrics_max_rows": (7000, 8000), "debug": (False, True), "backend": ("sandbox", "auto"),
+    "aws_profile": ("c", "e"), "tuning_profile": ("memory-constrained", "network-limited"),
+    "sandbox_url": ("http://127.0.0.1:7", "http://127.0.0.1:8"), "sandbox_seed": (7, 8),
+    "sandbox_home_region": ("eu-north-1", "sa-east-1"),
+}
+
+
+def _comparable(field: str, value: object) -> object:
+    if field == "cache_kind_ttls":
+        return dict(value)["spot_prices"]  # type: ignore[call-overload]
+    return Path(value) if field == "cache_dir" else value  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("field", sorted(CASES))
+def test_precedence_of_every_field(field: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """env beats the default, configure() beats env, an explicit argument beats both."""
+    _, raw, _, _ = CASES[field]
+    configured, explicit = LAYERS[field]
+    for name in {n for f in CASES for n in env_names(f)}:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv(env_names(field)[0], raw)
+    from_env = getattr(resolve_settings(), field)
+    assert from_env != getattr(resolve_settings(environ={}), field)
+    gn.configure(**{field: configured})
+    assert _comparable(field, getattr(resolve_settings(), field)) == _comparable(
+        field, configured)
+    assert _comparable(field, getattr(resolve_settings(**{field: explicit}), field)) == (
+        _comparable(field, explicit))
+
+
 def test_every_field_has_a_case_and_env_names() -> None:
     fields = {f.name for f in dataclasses.fields(gn.Settings)}
-    assert fields == set(CASES) == set(ENV_NAMES)
+    assert fields == set(CASES) == set(ENV_NAMES) == set(LAYERS)
 
 
 @pytest.mark.parametrize("field", sorted(CASES))
