@@ -22,8 +22,9 @@ from typing import Any
 
 import diskcache
 
-from geuse_nb.cache import TieredCache, make_key
+from geuse_nb.cache import TieredCache
 from geuse_nb.config import resolve_settings
+from geuse_nb.keys import make_key
 
 BASH_CLAIMED_S = 0.050      # "cached lookups in ~50 ms"
 BASH_MEASURED_MEMORY_S = 0.0025  # best of the 2.5–4 ms measured from memory

@@ -1,9 +1,10 @@
 """Tiered cache for AWS reads: an in-memory LRU in front of a disk cache (diskcache).
 
-One key builder (``make_key``) is used by every cached path: the call path and
-``memoize``. Entries carry their own expiry (TTL by kind: ``Settings.ttl_for``) and
-their write time, and are kept ``settings.cache_stale_if_error`` seconds past
-expiry so that ``lookup(allow_stale=...)`` can serve a stale answer when AWS fails.
+Keys come from ``geuse_nb.keys`` (one builder for every cached path); ``kit.cached``
+lives in ``geuse_nb.memoize``. Entries carry their own expiry (TTL by kind:
+``Settings.ttl_for``) and their write time, and are kept
+``settings.cache_stale_if_error`` seconds past expiry so that
+``lookup(allow_stale=...)`` can serve a stale answer when AWS fails.
 
 Design notes (why it looks like this):
 
@@ -32,13 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as _dt
-import decimal
-import enum
 import functools
-import hashlib
-import inspect
-import json
 import logging
 import os
 import pickle
@@ -51,13 +46,14 @@ import weakref
 import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cachetools
 import diskcache
 
 from .errors import UsageError
+from .keys import Scope, make_key, scope_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,7 +63,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("geuse_nb")
 
-KEY_VERSION = 1
 DISK_SUBDIR = "tiered-v1"
 DEFAULT_KIND = "default"
 COMPRESS_THRESHOLD = 4096
@@ -81,14 +76,6 @@ _FLAG_ZLIB = 1
 _SECRET_MARKERS = re.compile(
     rb"SecretAccessKey|SessionToken|aws_secret_access_key|aws_session_token"
 )
-_KINDS: Mapping[tuple[str, str], str] = {
-    ("ec2", "describe_regions"): "regions",
-    ("ec2", "describe_availability_zones"): "availability_zones",
-    ("ec2", "describe_instance_types"): "instance_types",
-    ("ec2", "describe_instance_type_offerings"): "instance_types",
-    ("ec2", "describe_spot_price_history"): "spot_prices",
-}
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TRANSIENT = ("locked", "busy")
 
 
@@ -108,120 +95,6 @@ class CacheLookup:
 
 
 _MISS = CacheLookup(False)
-
-
-# ---------------------------------------------------------------- keys
-
-
-@functools.lru_cache(maxsize=4096)
-def _snake(operation: str) -> str:
-    """``DescribeRegions`` / ``describe-regions`` / ``describe_regions`` → ``describe_regions``."""
-    return _CAMEL.sub("_", operation.strip()).replace("-", "_").lower()
-
-
-def _utc_iso(value: _dt.datetime) -> str:
-    if value.tzinfo is None:  # botocore reads naive datetimes as UTC; so do we
-        value = value.replace(tzinfo=_dt.UTC)
-    return value.astimezone(_dt.UTC).isoformat()
-
-
-def _json_default(obj: Any) -> Any:
-    """Canonical forms for what JSON lacks; anything else cannot be part of a key."""
-    if isinstance(obj, _dt.datetime):
-        return _utc_iso(obj)
-    if isinstance(obj, _dt.date):
-        return obj.isoformat()
-    if isinstance(obj, set | frozenset):
-        return sorted((_canonical(x) for x in obj), key=_dumps)
-    if isinstance(obj, bytes | bytearray | memoryview):
-        return {"__bytes__": bytes(obj).hex()}
-    if isinstance(obj, decimal.Decimal):
-        return str(obj)
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, PurePath):
-        return str(obj)
-    hook = getattr(obj, "__cache_key__", None)
-    if callable(hook):
-        return hook()
-    raise TypeError(f"a {type(obj).__module__}.{type(obj).__qualname__} cannot be part of "
-                    "a cache key")
-
-
-def _canonical(obj: Any) -> Any:
-    """Slow path: dicts with non-string keys become sorted [key, value] pairs."""
-    if isinstance(obj, Mapping):
-        if all(isinstance(k, str) for k in obj):
-            return {k: _canonical(v) for k, v in obj.items()}
-        pairs = [[_canonical(k), _canonical(v)] for k, v in obj.items()]
-        return {"__pairs__": sorted(pairs, key=_dumps)}
-    if isinstance(obj, list | tuple):
-        return [_canonical(x) for x in obj]
-    if obj is None or isinstance(obj, str | int | float):
-        return obj
-    return _canonical(_json_default(obj))
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_json_default)
-
-
-def _canonical_json(obj: Any) -> str:
-    try:
-        return _dumps(obj)
-    except TypeError:  # non-string dict keys (mixed types do not sort), or an unknown type
-        return _dumps(_canonical(obj))
-
-
-def _build_key(scope: str, region: str | None, service: str, operation: str,
-               params: Mapping[str, Any], *, strict: bool = False) -> str:
-    """``strict`` canonicalises first, so ``{1: x}`` and ``{"1": x}`` differ (json.dumps
-    turns int keys into strings); AWS params always have string keys and skip it."""
-    parts = [KEY_VERSION, scope, region, service, operation, params]
-    text = _dumps(_canonical(parts)) if strict else _canonical_json(parts)
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
-    return f"{service}.{operation}@{region or '-'}:{digest}"
-
-
-Scope = str | Callable[[], str]
-
-
-def _scope_label(scope: Scope) -> str:
-    """A scope is a label or a function that returns one (asked each time: the identity
-    behind it can change, e.g. credentials of another account after a refresh)."""
-    return scope() if callable(scope) else scope
-
-
-def make_key(*, scope: str, region: str | None, service: str, operation: str,
-             params: Mapping[str, Any]) -> str:
-    """THE cache key of one call: ``service.operation@region:<sha256 of canonical JSON>``.
-
-    ``scope`` is an identity label (``sandbox:<url>:<profile>``, ``aws:<account>:<profile>``),
-    never a credential. Params are normalised (sorted keys, datetimes as ISO UTC,
-    dates as ISO, sets sorted, tuples as lists) so the key is stable across processes
-    and Python runs. The operation may be given in snake, CLI or API form.
-    """
-    service = str(service).strip().lower()
-    operation = _snake(str(operation))
-    try:
-        return _build_key(str(scope), region, service, operation, params)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(
-            f"cannot build a cache key for {service}.{operation} from params {params!r}: {exc}",
-            suggestion="pass plain values (str, numbers, lists, dicts, datetimes) as parameters",
-        ) from None
-
-
-def kind_of(service: str, operation: str) -> str | None:
-    """The TTL kind of an operation (``regions``, ``availability_zones``,
-    ``instance_types``, ``spot_prices``); None means the default TTL."""
-    return _KINDS.get((str(service).strip().lower(), _snake(str(operation))))
-
-
-def is_read_operation(operation: str) -> bool:
-    """True for ``describe*``/``get*``/``list*`` in snake, CLI or API form: the cacheable ones."""
-    return _snake(str(operation)).startswith(("describe_", "get_", "list_"))
 
 
 # ---------------------------------------------------------------- memory tier
@@ -365,16 +238,13 @@ class TieredCache:
 
     # ------------------------------------------------------------ store
     def store(self, key: str, value: Any, *, kind: str | None = None,
-              ttl: float | None = None) -> bool:
-        """Keep ``value`` under ``key`` for ``ttl`` s (default: the kind's TTL) in both tiers.
+              ttl: float | None = None, group: str | None = None) -> bool:
+        """Keep ``value`` under ``key`` for ``ttl`` s (default: the kind's TTL) in both tiers;
+        entries stored with a ``group`` can be dropped together (``clear_group``).
 
         Returns False when nothing was stored: caching off, ``ttl`` 0, or a value that
         looks like credentials (refused, with a warning).
         """
-        return self._store(key, value, kind=kind, ttl=ttl, group=None)
-
-    def _store(self, key: str, value: Any, *, kind: str | None, ttl: float | None,
-               group: str | None) -> bool:
         if ttl is None:
             ttl = self.settings.ttl_for(kind)
         elif isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl >= 0:
@@ -458,7 +328,9 @@ class TieredCache:
                 except Exception as exc:
                     self._disk_failed(disk, exc, DEFAULT_KIND)
 
-    def _clear_group(self, prefix: str, tag: str) -> None:
+    def clear_group(self, prefix: str, group: str, kind: str | None = None) -> None:
+        """Drop every entry stored with ``group`` (its keys start with ``prefix``)."""
+        tag = f"{kind or DEFAULT_KIND}#{group}"
         mem = self._mem
         if mem is not None:
             with self._lock:
@@ -574,6 +446,8 @@ class TieredCache:
         if not callable(fn):
             raise UsageError(f"cannot memoize {fn!r}: it is not callable",
                              suggestion="decorate a function: @kit.cached or @kit.cached(ttl=60)")
+        from .memoize import Memoized
+
         return Memoized(self, fn, ttl=ttl, kind=kind, ignore=tuple(ignore), scope=scope)
 
     # ------------------------------------------------------------ warm
@@ -601,7 +475,7 @@ class TieredCache:
         specs = [_call_spec(item, i) for i, item in enumerate(calls)]
         before: list[bool | None] = [None] * len(specs)
         if self._scope is not None:
-            scope = _scope_label(self._scope)
+            scope = scope_label(self._scope)
             for i, spec in enumerate(specs):
                 if spec["region"] is not None:
                     key = make_key(scope=scope, region=spec["region"],
@@ -811,113 +685,6 @@ def _after_fork(ref: weakref.ref[TieredCache]) -> None:
 
 
 # ---------------------------------------------------------------- memoize
-
-
-class Memoized:
-    """A function wrapped by ``TieredCache.memoize``: call it; ``.key``/``.evict``/``.clear``."""
-
-    def __init__(self, cache: TieredCache, fn: Callable[..., Any], *, ttl: float | None,
-                 kind: str | None, ignore: tuple[str, ...], scope: Scope) -> None:
-        functools.update_wrapper(self, fn)
-        self._cache = cache
-        self._fn = fn
-        self._ttl = ttl
-        self._kind = kind
-        self._ignore = frozenset(ignore)
-        self._scope = scope
-        self._name = f"{getattr(fn, '__module__', None) or '?'}." \
-                     f"{getattr(fn, '__qualname__', None) or type(fn).__qualname__}"
-        try:
-            self._signature: inspect.Signature | None = inspect.signature(fn)
-        except (TypeError, ValueError):
-            self._signature = None
-        if self._signature is not None and self._ignore:
-            params = self._signature.parameters
-            takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
-            unknown = sorted(self._ignore - set(params))
-            if unknown and not takes_kwargs:
-                raise UsageError(f"ignore={sorted(self._ignore)!r}: {self._name} has no "
-                                 f"argument {', '.join(unknown)}",
-                                 suggestion="name arguments of the function: "
-                                            + ", ".join(params))
-        self._group = f"memoize.{self._name}"
-        self._prefix = f"memoize.{self._name}@"
-
-    def _params(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        if self._signature is None:
-            return {"args": list(args), "kwargs": kwargs}
-        bound = self._signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        out: dict[str, Any] = {}
-        for name, value in bound.arguments.items():
-            if name in self._ignore:
-                continue
-            if self._signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
-                value = {k: v for k, v in value.items() if k not in self._ignore}
-            out[name] = value
-        return out
-
-    def key(self, *args: Any, **kwargs: Any) -> str:
-        """The cache key of one call (evict it with ``.evict`` or ``cache.evict``)."""
-        try:
-            params = self._params(args, kwargs)
-        except TypeError as exc:
-            raise UsageError(f"{self._name}: {exc}",
-                             suggestion="pass the arguments the function takes") from None
-        return self._key(params)
-
-    def _key(self, params: dict[str, Any]) -> str:
-        try:
-            return _build_key(_scope_label(self._scope), None, "memoize", self._name, params,
-                              strict=True)
-        except (TypeError, ValueError):
-            bad = next((n for n, v in params.items() if not _keyable(v)), "?")
-            raise UsageError(
-                f"{self._name}: argument {bad!r} ({type(params.get(bad)).__name__}) cannot be "
-                "part of a cache key",
-                suggestion=f"leave it out of the key with ignore=({bad!r},) or pass a plain "
-                           "value (str, number, list, dict, datetime)") from None
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        cache = self._cache
-        if not cache.enabled:
-            return self._fn(*args, **kwargs)
-        try:
-            params = self._params(args, kwargs)
-        except TypeError:
-            return self._fn(*args, **kwargs)  # let the function raise its own TypeError
-        key = self._key(params)
-        found = cache.lookup(key, kind=self._kind)
-        if found.hit:
-            return found.value
-        value = self._fn(*args, **kwargs)
-        cache._store(key, value, kind=self._kind, ttl=self._ttl, group=self._group)
-        return value
-
-    def evict(self, *args: Any, **kwargs: Any) -> None:
-        """Drop the entry of one call."""
-        self._cache.evict(self.key(*args, **kwargs))
-
-    def clear(self) -> None:
-        """Drop every entry of this function (all scopes, both tiers)."""
-        label = self._kind or DEFAULT_KIND
-        self._cache._clear_group(self._prefix, f"{label}#{self._group}")
-
-    def __get__(self, instance: Any, owner: type | None = None) -> Any:
-        if instance is None:
-            return self
-        return functools.partial(self, instance)
-
-    def __repr__(self) -> str:
-        return f"<memoized {self._name} in {self._cache!r}>"
-
-
-def _keyable(value: Any) -> bool:
-    try:
-        _canonical_json(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def _call_spec(item: Any, index: int) -> dict[str, Any]:

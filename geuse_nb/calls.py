@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import cache as _cache
+from . import keys as _keys
 from .aws_errors import EXPIRED_CODES, error_code, to_aws_error
 from .errors import UsageError
 from .pool import did_you_mean
@@ -157,10 +157,10 @@ class CallPath:
              **params: Any) -> dict[str, Any]:
         """One AWS call: validated, cached for reads, paginated and merged, recorded."""
         region, op = self.resolve(service, operation, region, params)
-        if not _cache.is_read_operation(op.snake):
+        if not _keys.is_read_operation(op.snake):
             return self._send(service, op, region, params)
-        kind = kind or _cache.kind_of(service, op.snake)
-        key = _cache.make_key(scope=self.pool.scope(), region=region,
+        kind = kind or _keys.kind_of(service, op.snake)
+        key = _keys.make_key(scope=self.pool.scope(), region=region,
                               service=service, operation=op.snake,
                               params=params)
         if not refresh:

@@ -21,8 +21,9 @@ from typing import Any
 import diskcache
 import pytest
 
-from geuse_nb.cache import TieredCache, make_key
+from geuse_nb.cache import TieredCache
 from geuse_nb.config import resolve_settings
+from geuse_nb.keys import make_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -226,7 +227,8 @@ def test_many_threads_one_cache(new_cache: Callable[..., TieredCache]) -> None:
 # ---------------------------------------------------------------- processes
 _WORKER = r"""
 import json, sys, threading
-from geuse_nb.cache import TieredCache, make_key
+from geuse_nb.cache import TieredCache
+from geuse_nb.keys import make_key
 from geuse_nb.config import resolve_settings
 
 cache_dir, proc, threads, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

@@ -1,0 +1,152 @@
+"""The one cache key builder, and which operations are cached and for how long.
+
+Every cached path (``kit.call``, ``kit.cached``, ``cache.warm``) builds its keys here, so
+one entry is never split into two by two normalisers (diskcache's ``args_to_key`` idea).
+A key is ``service.operation@region:<sha256 of canonical JSON>``: readable enough to find
+in a listing, stable across processes and Python runs, never made from credentials.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import enum
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from pathlib import PurePath
+from typing import Any
+
+from .errors import UsageError
+
+KEY_VERSION = 1
+_KINDS: Mapping[tuple[str, str], str] = {
+    ("ec2", "describe_regions"): "regions",
+    ("ec2", "describe_availability_zones"): "availability_zones",
+    ("ec2", "describe_instance_types"): "instance_types",
+    ("ec2", "describe_instance_type_offerings"): "instance_types",
+    ("ec2", "describe_spot_price_history"): "spot_prices",
+}
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+@functools.lru_cache(maxsize=4096)
+def _snake(operation: str) -> str:
+    """``DescribeRegions`` / ``describe-regions`` / ``describe_regions`` → ``describe_regions``."""
+    return _CAMEL.sub("_", operation.strip()).replace("-", "_").lower()
+
+
+def _utc_iso(value: _dt.datetime) -> str:
+    if value.tzinfo is None:  # botocore reads naive datetimes as UTC; so do we
+        value = value.replace(tzinfo=_dt.UTC)
+    return value.astimezone(_dt.UTC).isoformat()
+
+
+def _json_default(obj: Any) -> Any:
+    """Canonical forms for what JSON lacks; anything else cannot be part of a key."""
+    if isinstance(obj, _dt.datetime):
+        return _utc_iso(obj)
+    if isinstance(obj, _dt.date):
+        return obj.isoformat()
+    if isinstance(obj, set | frozenset):
+        return sorted((_canonical(x) for x in obj), key=_dumps)
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return {"__bytes__": bytes(obj).hex()}
+    if isinstance(obj, decimal.Decimal):
+        return str(obj)
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, PurePath):
+        return str(obj)
+    hook = getattr(obj, "__cache_key__", None)
+    if callable(hook):
+        return hook()
+    raise TypeError(f"a {type(obj).__module__}.{type(obj).__qualname__} cannot be part of "
+                    "a cache key")
+
+
+def _canonical(obj: Any) -> Any:
+    """Slow path: dicts with non-string keys become sorted [key, value] pairs."""
+    if isinstance(obj, Mapping):
+        if all(isinstance(k, str) for k in obj):
+            return {k: _canonical(v) for k, v in obj.items()}
+        pairs = [[_canonical(k), _canonical(v)] for k, v in obj.items()]
+        return {"__pairs__": sorted(pairs, key=_dumps)}
+    if isinstance(obj, list | tuple):
+        return [_canonical(x) for x in obj]
+    if obj is None or isinstance(obj, str | int | float):
+        return obj
+    return _canonical(_json_default(obj))
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=_json_default)
+
+
+def _canonical_json(obj: Any) -> str:
+    try:
+        return _dumps(obj)
+    except TypeError:  # non-string dict keys (mixed types do not sort), or an unknown type
+        return _dumps(_canonical(obj))
+
+
+def build_key(scope: str, region: str | None, service: str, operation: str,
+               params: Mapping[str, Any], *, strict: bool = False) -> str:
+    """``strict`` canonicalises first, so ``{1: x}`` and ``{"1": x}`` differ (json.dumps
+    turns int keys into strings); AWS params always have string keys and skip it."""
+    parts = [KEY_VERSION, scope, region, service, operation, params]
+    text = _dumps(_canonical(parts)) if strict else _canonical_json(parts)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return f"{service}.{operation}@{region or '-'}:{digest}"
+
+
+Scope = str | Callable[[], str]
+
+
+def scope_label(scope: Scope) -> str:
+    """A scope is a label or a function that returns one (asked each time: the identity
+    behind it can change, e.g. credentials of another account after a refresh)."""
+    return scope() if callable(scope) else scope
+
+
+def make_key(*, scope: str, region: str | None, service: str, operation: str,
+             params: Mapping[str, Any]) -> str:
+    """THE cache key of one call: ``service.operation@region:<sha256 of canonical JSON>``.
+
+    ``scope`` is an identity label (``sandbox:<url>:<profile>``, ``aws:<account>:<profile>``),
+    never a credential. Params are normalised (sorted keys, datetimes as ISO UTC,
+    dates as ISO, sets sorted, tuples as lists) so the key is stable across processes
+    and Python runs. The operation may be given in snake, CLI or API form.
+    """
+    service = str(service).strip().lower()
+    operation = _snake(str(operation))
+    try:
+        return build_key(str(scope), region, service, operation, params)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(
+            f"cannot build a cache key for {service}.{operation} from params {params!r}: {exc}",
+            suggestion="pass plain values (str, numbers, lists, dicts, datetimes) as parameters",
+        ) from None
+
+
+def kind_of(service: str, operation: str) -> str | None:
+    """The TTL kind of an operation (``regions``, ``availability_zones``,
+    ``instance_types``, ``spot_prices``); None means the default TTL."""
+    return _KINDS.get((str(service).strip().lower(), _snake(str(operation))))
+
+
+def is_read_operation(operation: str) -> bool:
+    """True for ``describe*``/``get*``/``list*`` in snake, CLI or API form: the cacheable ones."""
+    return _snake(str(operation)).startswith(("describe_", "get_", "list_"))
+
+
+def keyable(value: Any) -> bool:
+    """True when ``value`` can be part of a key."""
+    try:
+        _canonical_json(value)
+    except (TypeError, ValueError):
+        return False
+    return True
