@@ -6,6 +6,12 @@ How a map runs (threads backend, the default for IO-bound AWS work):
 - a *driver* thread runs ``joblib.Parallel(return_as="generator_unordered")`` over the
   items; each task is a ``_JobRunner`` call that posts ``start``/``retry``/``end`` events
   to a queue;
+- the ``Parallel`` object stays open (joblib's documented worker reuse: ``with
+  Parallel(...)``) and is kept by the Engine per worker count, so successive maps reuse
+  its threads instead of starting and joining a pool each time (most of a small map's
+  fixed cost). One map at a time uses a given pool; a map started from inside a job
+  (nested) gets a fresh pool of its own, so it never waits for its parent's workers.
+  ``Engine.close()`` stops and joins the kept pools;
 - the calling thread only reads that queue. It updates the status line as jobs finish,
   enforces timeouts and reacts to cancellation, so it never blocks inside joblib:
   Ctrl-C in a notebook lands here and finished work is kept.
@@ -52,7 +58,10 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.pool import ThreadPool
 from typing import TYPE_CHECKING, Any
+
+from joblib.parallel import ThreadingBackend
 
 from .aws_errors import is_retryable
 from .errors import GeuseError, JobError, MissingDependencyError, UsageError
@@ -70,6 +79,9 @@ STATUSES = ("done", "failed", "timed_out", "cancelled", "skipped")
 BACKENDS = ("threads", "dask")
 _FRAME_COLUMNS = ("key", "status", "attempts", "started", "ended", "seconds", "error",
                   "suggestion")
+KEPT_POOLS = 4  # idle joblib pools an Engine keeps open between maps (≤ 2 per worker count)
+_POOL_WAIT = 1.0  # s a map waits for the previous map's pool to be handed back
+_IN_JOB = threading.local()  # ``depth`` > 0 while this thread runs a job: a nested map
 
 
 # ---------------------------------------------------------------- policy helpers
@@ -115,14 +127,18 @@ def resolve_workers(n_jobs: int | None, settings: Settings, n_items: int, *,
     ``settings.pool_max_connections`` (the pool's per-endpoint limit: more threads than
     connections only queue on the pool). Always capped by the number of items, ≥ 1.
     """
+    count = _wanted_workers(n_jobs, settings, context_n_jobs)
+    return max(1, min(count, max(n_items, 1)))
+
+
+def _wanted_workers(n_jobs: int | None, settings: Settings, context_n_jobs: int | None) -> int:
+    """Worker count before the cap by the number of items (the size of a kept pool)."""
     chosen = n_jobs if n_jobs is not None else context_n_jobs
     if chosen is not None:
         _check_n_jobs(chosen)
-        count = (os.cpu_count() or 1) if chosen == -1 else chosen
-    else:
-        count = settings.parallel_max_workers or auto_workers()
-        count = min(count, settings.pool_max_connections)
-    return max(1, min(count, max(n_items, 1)))
+        return (os.cpu_count() or 1) if chosen == -1 else chosen
+    count = settings.parallel_max_workers or auto_workers()
+    return max(1, min(count, settings.pool_max_connections))
 
 
 def _check_n_jobs(n_jobs: object) -> None:
@@ -210,10 +226,9 @@ class _JobRunner:
             if out.started is None:
                 out.started = now
             if post is not None:
-                post(("start", index, out.attempts, time.monotonic(), now,
-                      threading.current_thread()))
+                post(("start", index, out.attempts, time.monotonic(), now))
             try:
-                out.value = call() if post is not None else self._bounded(call)
+                out.value = _in_job(call) if post is not None else self._bounded(call)
             except BaseException as exc:  # a job's failure is data, not a crash of the map
                 if isinstance(exc, _AttemptTimeout):
                     out.status, out.error = "timed_out", exc
@@ -274,6 +289,80 @@ class _AttemptTimeout(GeuseError, TimeoutError):
 
 def _call_item(fn: Callable[[Any], Any], item: Any) -> Any:
     return fn(item)
+
+
+def _in_job(call: Callable[[], Any]) -> Any:
+    """Run ``call`` flagged as a job on this thread, so a map it starts knows it is nested."""
+    _IN_JOB.depth = getattr(_IN_JOB, "depth", 0) + 1
+    try:
+        return call()
+    finally:
+        _IN_JOB.depth -= 1
+
+
+# ---------------------------------------------------------------- thread pools
+class _NamedThreadingBackend(ThreadingBackend):
+    """joblib's threading backend whose pool names its workers and reports each one.
+
+    The report lets the Engine join a kept pool's threads at ``close()``, including
+    workers that never ran a job; the names show up in thread dumps and leak reports.
+    """
+
+    def __init__(self, name: str, on_thread: Callable[[threading.Thread], None],
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._name = name
+        self._on_thread = on_thread
+        self._count = 0
+        self._count_lock = threading.Lock()
+
+    def _get_pool(self) -> ThreadPool:
+        if self._pool is None:  # same lazy start as ThreadingBackend, plus an initializer
+            self._pool = ThreadPool(self._n_jobs, initializer=self._started)
+        return self._pool
+
+    def _started(self) -> None:
+        thread = threading.current_thread()
+        with self._count_lock:
+            self._count += 1
+            thread.name = f"{self._name}-{self._count}"
+        self._on_thread(thread)
+
+
+class _Pool:
+    """One open ``joblib.Parallel`` over ``size`` worker threads; runs one map at a time.
+
+    ``kept`` pools go back to the Engine after a map and serve later ones; the others
+    (nested maps, one worker) are closed by their driver when the map ends.
+    """
+
+    def __init__(self, size: int, kept: bool,
+                 on_thread: Callable[[threading.Thread], None]) -> None:
+        self.size = size
+        self.kept = kept
+        self.on_thread = on_thread
+        self.finishing = False  # its map has returned; the driver is handing it back
+        self.owner: _Run | None = None  # the run it is checked out to
+        self.parallel: Any = None
+
+    def open(self) -> Any:
+        """The ``Parallel`` object, built on first use (in a driver thread, so that the
+        caller's ``parallel_config`` is not baked into a pool that outlives the call)."""
+        if self.parallel is None:
+            from joblib import Parallel
+
+            backend = _NamedThreadingBackend(f"geuse-pool{self.size}", self.on_thread)
+            parallel = Parallel(n_jobs=self.size, backend=backend,
+                                return_as="generator_unordered", batch_size=1)
+            parallel.__enter__()
+            self.parallel = parallel
+        return self.parallel
+
+    def close(self) -> None:
+        """Stop the worker threads (they exit once idle; the Engine joins them)."""
+        parallel, self.parallel = self.parallel, None
+        if parallel is not None:
+            parallel.__exit__(None, None, None)
 
 
 # ---------------------------------------------------------------- results
@@ -397,6 +486,7 @@ class _Run:
         self.on_resolved: Callable[[Outcome], None] | None = None
         self.finish: Callable[[], None] | None = None
         self.threads: set[threading.Thread] = set()
+        self.kept_pool = False  # its workers belong to a pool the Engine keeps: not joined
         self.status = engine.progress.status(desc or name, n)
         self.drawn = 0.0
         self.dirty = False
@@ -422,9 +512,7 @@ class _Run:
     def handle(self, event: tuple[Any, ...]) -> None:
         kind = event[0]
         if kind == "start":
-            _, index, attempts, mono, wall, thread = event
-            if thread not in self.threads:  # joblib's pool workers: close() joins them
-                self.engine._adopt(self, thread)
+            _, index, attempts, mono, wall = event
             if self.outcomes[index].status is None:
                 self.running[index] = mono
                 self.retrying.discard(index)
@@ -548,6 +636,9 @@ class Engine:
         self._active: set[_Run] = set()
         self._threads: set[threading.Thread] = set()
         self._closed = False
+        self._idle: list[_Pool] = []  # kept pools between maps, least recently used first
+        self._busy: set[_Pool] = set()  # kept pools running a map
+        self._handed_back = threading.Condition(self._lock)
 
     # ------------------------------------------------ pmap
     def pmap(self, fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str | None = None,
@@ -574,40 +665,71 @@ class Engine:
         items = list(items)
         ctx_backend, ctx_n_jobs = _context()
         backend = backend or ctx_backend or "threads"
-        workers = resolve_workers(n_jobs, self.settings, len(items), context_n_jobs=ctx_n_jobs)
+        wanted = _wanted_workers(n_jobs, self.settings, ctx_n_jobs)
+        workers = max(1, min(wanted, len(items)))
         if backend == "dask":
             _require_dask()
         name = desc or getattr(fn, "__name__", None) or "pmap"
         keys = _pmap_keys(items)
         calls = [functools.partial(_call_item, fn, item) for item in items]
+        if backend == "dask":
+            return self._run(name, keys, workers, timeout, desc,
+                             lambda run: self._start_dask(run, calls, retries, timeout, workers))
+        # A kept pool is sized as asked, not by this map's item count, so that maps of
+        # different lengths share it; a map of n < size items still runs n at a time.
+        size = wanted if wanted <= 64 else workers
         return self._run(name, keys, workers, timeout, desc,
-                         lambda run: self._start_joblib(run, calls, retries, timeout, workers,
-                                                        backend))
+                         lambda run: self._start_threads(run, calls, retries, timeout, size))
 
-    def _start_joblib(self, run: _Run, calls: list[Callable[[], Any]], retries: int,
-                      timeout: float | None, workers: int, backend: str) -> None:
+    def _start_threads(self, run: _Run, calls: list[Callable[[], Any]], retries: int,
+                       timeout: float | None, size: int) -> None:
+        from joblib import delayed
+
+        runner = _JobRunner(retries, timeout, self.backoff, post=run.events.put,
+                            cancel=run.cancel)
+        tasks = (delayed(runner)(i, call) for i, call in enumerate(calls))
+
+        def drive() -> None:
+            broken = False
+            try:
+                for _ in pool.open()(tasks):
+                    pass  # the runners post their outcomes themselves
+            except BaseException as exc:
+                broken = True  # joblib aborted: do not hand this pool to another map
+                run.events.put(("crash", exc))
+            finally:
+                run.events.put(("driver_done",))
+                self._hand_back(pool, broken=broken)
+
+        pool = self._checkout(run, size)
+        try:
+            run.kept_pool = pool.kept
+            run.finish = lambda: self._finishing(pool, run)
+            thread = threading.Thread(target=drive, name=f"geuse-pmap-{run.name}",
+                                      daemon=True)
+            self._adopt(run, thread)
+            thread.start()
+        except BaseException:  # e.g. Ctrl-C right here: the pool must not stay checked out
+            self._hand_back(pool, broken=True)
+            raise
+
+    def _start_dask(self, run: _Run, calls: list[Callable[[], Any]], retries: int,
+                    timeout: float | None, workers: int) -> None:
         from joblib import Parallel, delayed, parallel_config
 
-        if backend == "dask":
-            runner = _JobRunner(retries, timeout, self.backoff)
-            options: dict[str, Any] = {"backend": "dask"}
-        else:
-            runner = _JobRunner(retries, timeout, self.backoff, post=run.events.put,
-                                cancel=run.cancel)
-            options = {"backend": "threading"}
+        runner = _JobRunner(retries, timeout, self.backoff)
         tasks = (delayed(runner)(i, call) for i, call in enumerate(calls))
 
         def drive() -> None:
             # Parallel is built here, outside any parallel_config of the caller's thread:
-            # the caller's context was already resolved into ``workers`` and ``backend``.
+            # the caller's context was already resolved into ``workers``.
             try:
-                with parallel_config(**options):  # registers joblib's dask backend on use
-                    parallel = Parallel(n_jobs=workers, return_as="generator_unordered",
-                                        batch_size=1 if backend == "threads" else "auto")
+                with parallel_config(backend="dask"):  # registers joblib's dask backend
+                    parallel = Parallel(n_jobs=workers, return_as="generator_unordered")
                 for out in parallel(tasks):
                     if out is not None:
                         run.events.put(("end", out))
-                    if run.cancel.is_set() and backend == "dask":
+                    if run.cancel.is_set():
                         break  # joblib cancels the pending dask futures
             except BaseException as exc:
                 run.events.put(("crash", exc))
@@ -617,6 +739,60 @@ class Engine:
         thread = threading.Thread(target=drive, name=f"geuse-pmap-{run.name}", daemon=True)
         self._adopt(run, thread)
         thread.start()
+
+    # ------------------------------------------------ kept pools
+    def _checkout(self, run: _Run, size: int) -> _Pool:
+        """A pool of ``size`` workers for ``run``: an idle kept one, else a new one.
+
+        A nested map (called from inside a job) and a one-worker map get a pool of their
+        own, closed when the map ends. A pool comes back up to 10 ms after its map returned
+        (joblib's result loop polls every 10 ms), so back-to-back maps alternate between two
+        pools of a size; with two busy, a map waits for one whose map has returned.
+        """
+        if size < 2 or getattr(_IN_JOB, "depth", 0):
+            return _Pool(size, False, lambda t: self._adopt(run, t))
+        deadline = time.monotonic() + _POOL_WAIT
+        with self._handed_back:
+            while True:
+                for pool in reversed(self._idle):
+                    if pool.size == size:
+                        self._idle.remove(pool)
+                        break
+                else:
+                    busy = [p for p in self._busy if p.size == size]
+                    left = deadline - time.monotonic()
+                    if len(busy) >= 2 and left > 0 and any(p.finishing for p in busy):
+                        self._handed_back.wait(left)
+                        continue
+                    pool = _Pool(size, True, self._track)
+                pool.finishing, pool.owner = False, run
+                self._busy.add(pool)
+                return pool
+
+    def _finishing(self, pool: _Pool, run: _Run) -> None:
+        """``run`` has returned: its pool comes back soon unless a job still holds a worker."""
+        if pool.kept and not run.zombies:
+            with self._lock:
+                if pool in self._busy and pool.owner is run:  # not yet back, nor reused
+                    pool.finishing = True
+
+    def _hand_back(self, pool: _Pool, *, broken: bool) -> None:
+        """Keep ``pool`` for the next map (at most ``KEPT_POOLS``, 2 per size) or close it."""
+        doomed = []
+        with self._handed_back:
+            self._busy.discard(pool)
+            pool.finishing, pool.owner = False, None
+            if pool.kept and not broken and not self._closed:
+                self._idle.append(pool)
+                same = [p for p in self._idle if p.size == pool.size]
+                doomed = same[:-2]
+                doomed += [p for p in self._idle if p not in doomed][:-KEPT_POOLS]
+                self._idle = [p for p in self._idle if p not in doomed]
+            else:
+                doomed = [pool]
+            self._handed_back.notify_all()
+        for dead in doomed:
+            dead.close()
 
     # ------------------------------------------------ jobs (a DAG)
     def jobs(self, spec: Mapping[str, Any], *, desc: str | None = None,
@@ -709,7 +885,7 @@ class Engine:
         self.last_results = results
         for row in results.rows():
             self.recorder.add("jobs", row)
-        if not run.zombies:
+        if not run.zombies and not run.kept_pool:
             self._reap(1.0, run.threads)
         if run.interrupted:
             if not run.counts["done"]:
@@ -721,9 +897,16 @@ class Engine:
     def _adopt(self, run: _Run, thread: threading.Thread | None = None) -> None:
         """Track a thread working for ``run`` (default: the calling one) so close() joins it."""
         thread = thread or threading.current_thread()
+        self._track(thread)
         with self._lock:
-            self._threads.add(thread)
             run.threads.add(thread)
+
+    def _track(self, thread: threading.Thread) -> None:
+        """Track a thread of the engine (a kept pool's worker, a driver) so close() joins it."""
+        with self._lock:
+            if len(self._threads) > 256:  # forget finished drivers and closed pools' workers
+                self._threads = {t for t in self._threads if t.is_alive()}
+            self._threads.add(thread)
 
     def _reap(self, bound: float, threads: Iterable[threading.Thread] | None = None,
               ) -> list[threading.Thread]:
@@ -755,9 +938,14 @@ class Engine:
             run.cancel.set()
 
     def close(self) -> None:
-        """Cancel running maps and join the engine's threads (at most ``close_timeout`` s)."""
-        self._closed = True
+        """Cancel running maps, stop the kept pools and join the engine's threads (at most
+        ``close_timeout`` s). A pool busy with a map is stopped by its driver when done."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
         self.cancel()
+        for pool in idle:
+            pool.close()
         left = self._reap(self.close_timeout)
         if left:
             log.warning("geuse_nb: %d job thread(s) still running after %g s (timed-out or "
