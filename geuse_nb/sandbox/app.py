@@ -148,16 +148,16 @@ class SandboxApp:
         body = environ["wsgi.input"].read(length) if length else environ["wsgi.input"].read()
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
+        arrived = environ.get("geuse.arrived") or time.monotonic()
         info = RequestInfo(environ, body)
         new = self.tracker.first_request(port, environ.get("REMOTE_PORT"))
         rtt, handshake = self.model.latency(region, new)
-        if handshake:
-            time.sleep(handshake)
-        began = time.monotonic()
         fate = self.model.draw(region)
         self.counters.request(region, info.service, info.operation, fate)
         status, headers, payload = self._answer(region, info, fate, environ)
-        left = rtt - (time.monotonic() - began)  # processing time counts towards the RTT
+        # Latency runs from arrival: processing (and waiting for this process) counts
+        # towards it, so the client sees the modelled network, not the emulator's CPU.
+        left = arrived + handshake + rtt - time.monotonic()
         if left > 0:
             time.sleep(left)
         start_response(status, headers)

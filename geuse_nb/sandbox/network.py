@@ -1,8 +1,9 @@
 """The network model the sandbox child applies to every request: latency and faults.
 
-Latency: each region has an RTT; every request takes at least one RTT (the sandbox's own
-processing time counts towards it, so a client sees about one RTT per call, not RTT + moto's
-time), and a connection's first request also pays ``handshake_factor`` × RTT (TCP + TLS).
+Latency: each region has an RTT; every request takes at least one RTT counted from its
+arrival (the sandbox's own processing, and waiting for its one process, count towards it,
+so a client sees about one RTT per call, not RTT + the emulator's CPU), and a connection's
+first request also pays ``handshake_factor`` × RTT (TCP + TLS).
 Faults: throttling and 5xx at a rate, decided by a per-region ``random.Random`` seeded from
 (seed, region), so a sequential run is repeatable; and region outages, ``"refuse"``
 (listener closed) or ``"hang"`` (accepted, never answered).

@@ -22,8 +22,9 @@ from typing import Any
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
-from waitress.task import ThreadedTaskDispatcher
+from waitress.task import ThreadedTaskDispatcher, WSGITask
 
 from .app import SandboxApp
 from .network import NetworkModel
@@ -31,8 +32,30 @@ from .network import NetworkModel
 log = logging.getLogger("geuse_nb")
 
 
+class StampedParser(HTTPRequestParser):
+    """A request parser made when a request's first bytes arrive: it remembers when."""
+
+    def __init__(self, adj: Adjustments) -> None:
+        super().__init__(adj)
+        self.arrived = time.monotonic()
+
+
+class StampedTask(WSGITask):
+    """Passes the arrival time to the app as ``environ["geuse.arrived"]``, so latency is
+    counted from arrival: time a request waits for this one process (its GIL, its
+    threads) overlaps the modelled RTT instead of adding to it, as AWS's servers would."""
+
+    def get_environment(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environment()
+        environ.setdefault("geuse.arrived", getattr(self.request, "arrived", None))
+        return environ
+
+
 class RegionChannel(HTTPChannel):
     """A connection: counted at accept; discards input while its region 'hangs'."""
+
+    parser_class = StampedParser
+    task_class = StampedTask
 
     def __init__(self, server: RegionServer, sock: socket.socket, addr: Any, adj: Adjustments,
                  map: dict[int, Any] | None = None) -> None:
