@@ -73,32 +73,39 @@ def _timestamp(times: pd.Series) -> Any:
     return dt.datetime.now(dt.UTC)
 
 
-def build_datums(recorder: Recorder, *, precision: int | None = 3) -> list[dict[str, Any]]:
-    """The MetricData entries for everything in ``recorder`` (see the module docstring)."""
+def _call_groups(recorder: Recorder) -> Iterator[tuple[str, str, str, pd.DataFrame]]:
+    """``api_calls`` by (service, operation, region), with boolean ``hit`` and ``err``."""
     import pandas as pd
 
+    calls = recorder.frame("api_calls")
+    if not len(calls):
+        return
+    calls = calls.assign(
+        region=calls["region"].fillna("none"),
+        hit=calls["cache_hit"].fillna(False).astype(bool),
+        err=calls["error_code"].notna()
+        | (pd.to_numeric(calls["http_status"], errors="coerce").fillna(0) >= 400))
+    for (service, operation, region), group in calls.groupby(
+            ["service", "operation", "region"], sort=True):
+        yield str(service), str(operation), str(region), group
+
+
+def build_datums(recorder: Recorder, *, precision: int | None = 3) -> list[dict[str, Any]]:
+    """The MetricData entries for everything in ``recorder`` (see the module docstring)."""
     kit = recorder.kit_name
     datums: list[dict[str, Any]] = []
-    calls = recorder.frame("api_calls")
-    if len(calls):
-        calls = calls.assign(
-            region=calls["region"].fillna("none"),
-            hit=calls["cache_hit"].fillna(False).astype(bool),
-            err=calls["error_code"].notna()
-            | (pd.to_numeric(calls["http_status"], errors="coerce").fillna(0) >= 400))
-        for (service, operation, region), group in calls.groupby(
-                ["service", "operation", "region"], sort=True):
-            dims = _dims(Kit=kit, Service=service, Operation=operation, Region=region)
-            stamp = _timestamp(group["time"])
-            requests = group[~group["hit"]]
-            for values, counts in _distribution(requests["latency"] * 1000.0, precision):
-                datums.append({"MetricName": "ApiLatency", "Dimensions": dims,
-                               "Timestamp": stamp, "Values": values, "Counts": counts,
-                               "Unit": "Milliseconds"})
-            for name, value in (("ApiCalls", len(requests)), ("ApiErrors", int(group["err"].sum())),
-                                ("CacheHits", int(group["hit"].sum()))):
-                datums.append({"MetricName": name, "Dimensions": dims, "Timestamp": stamp,
-                               "Value": float(value), "Unit": "Count"})
+    for service, operation, region, group in _call_groups(recorder):
+        dims = _dims(Kit=kit, Service=service, Operation=operation, Region=region)
+        stamp = _timestamp(group["time"])
+        requests = group[~group["hit"]]
+        for values, counts in _distribution(requests["latency"] * 1000.0, precision):
+            datums.append({"MetricName": "ApiLatency", "Dimensions": dims,
+                           "Timestamp": stamp, "Values": values, "Counts": counts,
+                           "Unit": "Milliseconds"})
+        for name, value in (("ApiCalls", len(requests)), ("ApiErrors", int(group["err"].sum())),
+                            ("CacheHits", int(group["hit"].sum()))):
+            datums.append({"MetricName": name, "Dimensions": dims, "Timestamp": stamp,
+                           "Value": float(value), "Unit": "Count"})
     counters = recorder.frame("counters")
     for name, group in counters.groupby("name", sort=True):
         datums.append({"MetricName": str(name), "Dimensions": _dims(Kit=kit),
@@ -189,38 +196,27 @@ def to_emf(recorder: Recorder, namespace: str | None = None) -> list[str]:
     values (more become further events), ``ApiCalls``, ``ApiErrors`` and ``CacheHits``; then
     counters and gauges with the Kit dimension, ≤ 100 metrics per event.
     """
-    import pandas as pd
-
     namespace = namespace or recorder.namespace
     kit = recorder.kit_name
     lines: list[str] = []
-    calls = recorder.frame("api_calls")
-    if len(calls):
-        calls = calls.assign(
-            region=calls["region"].fillna("none"),
-            hit=calls["cache_hit"].fillna(False).astype(bool),
-            err=calls["error_code"].notna()
-            | (pd.to_numeric(calls["http_status"], errors="coerce").fillna(0) >= 400))
-        for (service, operation, region), group in calls.groupby(
-                ["service", "operation", "region"], sort=True):
-            dims = {"Kit": kit, "Service": str(service), "Operation": str(operation),
-                    "Region": str(region)}
-            stamp = _ms(group["time"])
-            latencies = [round(v, 3) for v in (group.loc[~group["hit"], "latency"] * 1000.0)
-                         .astype("float64").dropna().tolist()]
-            first: dict[str, tuple[Any, str]] = {
-                "ApiCalls": (int((~group["hit"]).sum()), "Count"),
-                "ApiErrors": (int(group["err"].sum()), "Count"),
-                "CacheHits": (int(group["hit"].sum()), "Count"),
-            }
-            chunks = [latencies[i:i + MAX_EMF_VALUES]
-                      for i in range(0, len(latencies), MAX_EMF_VALUES)] or [[]]
-            for i, chunk in enumerate(chunks):
-                metrics = dict(first) if i == 0 else {}
-                if chunk:
-                    metrics["ApiLatency"] = (chunk, "Milliseconds")
-                if metrics:
-                    lines.append(_emf_event(namespace, dims, metrics, stamp))
+    for service, operation, region, group in _call_groups(recorder):
+        dims = {"Kit": kit, "Service": service, "Operation": operation, "Region": region}
+        stamp = _ms(group["time"])
+        latencies = [round(v, 3) for v in (group.loc[~group["hit"], "latency"] * 1000.0)
+                     .astype("float64").dropna().tolist()]
+        first: dict[str, tuple[Any, str]] = {
+            "ApiCalls": (int((~group["hit"]).sum()), "Count"),
+            "ApiErrors": (int(group["err"].sum()), "Count"),
+            "CacheHits": (int(group["hit"].sum()), "Count"),
+        }
+        chunks = [latencies[i:i + MAX_EMF_VALUES]
+                  for i in range(0, len(latencies), MAX_EMF_VALUES)] or [[]]
+        for i, chunk in enumerate(chunks):
+            metrics = dict(first) if i == 0 else {}
+            if chunk:
+                metrics["ApiLatency"] = (chunk, "Milliseconds")
+            if metrics:
+                lines.append(_emf_event(namespace, dims, metrics, stamp))
     kit_metrics: dict[str, tuple[Any, str]] = {}
     stamps: list[int] = []
     counters = recorder.frame("counters")
