@@ -145,3 +145,20 @@ def test_fault_draws_are_seeded() -> None:
     assert 0.04 < first.count("error") / 400 < 0.16
     with pytest.raises(SandboxError, match="outage"):
         NetworkModel(["us-east-1"], {"us-east-1": 0.0}).set_faults(outage="flood")
+
+
+def test_data_dir_env_then_checkout_then_installed_prefix(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    import geuse_nb.sandbox.market as market
+
+    monkeypatch.setenv("GEUSE_DATA_DIR", str(tmp_path))
+    assert data_dir() == tmp_path
+    monkeypatch.delenv("GEUSE_DATA_DIR")
+    assert data_dir() == Path(market.__file__).resolve().parents[2] / "data"  # this checkout
+    fake_pkg = tmp_path / "site" / "geuse_nb" / "sandbox"
+    fake_pkg.mkdir(parents=True)
+    monkeypatch.setattr(market, "__file__", str(fake_pkg / "market.py"))  # as in a wheel
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))
+    assert data_dir() == tmp_path / "venv" / "share" / "geuse_nb"

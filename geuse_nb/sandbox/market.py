@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,15 @@ class MarketError(ValueError):
 
 
 def data_dir() -> Path:
-    """The directory holding ``spot_market.csv``: ``$GEUSE_DATA_DIR`` or the repo's data/."""
+    """The directory holding ``spot_market.csv``: ``$GEUSE_DATA_DIR``, else the checkout's
+    ``data/``, else where an installed wheel put it (``<prefix>/share/geuse_nb``)."""
     env = os.environ.get("GEUSE_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "data"
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parents[2] / "data"
+    if (checkout / "spot_market.csv").is_file():
+        return checkout
+    return Path(sys.prefix) / "share" / "geuse_nb"
 
 
 @dataclasses.dataclass(frozen=True)
