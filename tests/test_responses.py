@@ -42,12 +42,15 @@ def test_compacted_pickle_is_smaller_and_naive_times_untouched() -> None:
     assert compact({"t": naive})["t"].tzinfo is None
 
 
+START = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+
+
 def test_cached_call_returns_the_compacted_value(kit: Any) -> None:
     first = kit.call("ec2", "describe_spot_price_history", "us-east-1",
-                     InstanceTypes=["m5.large"], MaxResults=20,
-                     StartTime=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+                     InstanceTypes=["m5.large"], MaxResults=20, StartTime=START,
+                     EndTime=START + dt.timedelta(hours=12))
     again = kit.call("ec2", "describe_spot_price_history", "us-east-1",
-                     InstanceTypes=["m5.large"], MaxResults=20,
-                     StartTime=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+                     InstanceTypes=["m5.large"], MaxResults=20, StartTime=START,
+                     EndTime=START + dt.timedelta(hours=12))
     assert again is first  # the memory tier hands back what the first call returned
     assert all(r["Timestamp"].tzinfo is dt.UTC for r in first["SpotPriceHistory"])
