@@ -11,8 +11,8 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing geuse_nb[dev,dask] (first run only)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --quiet -e '.[dev,dask]'
+	@$(PY) -m pip install --quiet --quiet --upgrade pip
+	@$(PY) -m pip install --quiet --quiet -e '.[dev,dask]'
 	@touch $(STAMP)
 
 lint: venv
