@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from .errors import UsageError
+
 log = logging.getLogger("geuse_nb")
 
 # The sandbox needs some credentials to sign with; they are not secrets, and they
@@ -36,10 +38,24 @@ class Backend:
         object.__setattr__(self, "endpoints", MappingProxyType(dict(self.endpoints)))
 
     def endpoint_url(self, region: str) -> str | None:
-        """The sandbox endpoint of ``region``; None on real AWS (botocore resolves it)."""
+        """The sandbox endpoint of ``region``; None on real AWS (botocore resolves it).
+
+        A region the sandbox does not serve is an error, never a fall-through to AWS's
+        own endpoint: a sandbox kit must not send a request outside this machine.
+        """
         if self.kind != "sandbox":
             return None
-        return self.endpoints.get(region)
+        try:
+            return self.endpoints[region]
+        except KeyError:
+            import difflib
+
+            close = difflib.get_close_matches(str(region), list(self.endpoints), n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise UsageError(
+                f"region {region!r} is not served by the sandbox at {self.sandbox_url}",
+                suggestion=f"{hint}the sandbox serves {', '.join(self.endpoints)}",
+            ) from None
 
     @property
     def identity(self) -> str:

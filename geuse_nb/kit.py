@@ -132,6 +132,8 @@ class Kit:
         """
         from .fanout import fanout
 
+        if regions == "all" and self.backend.kind == "sandbox":
+            regions = list(self.backend.endpoints)  # moto lists 38; the sandbox serves these
         return fanout(self._engine, self._calls, service, operation, regions,
                       param_sets=param_sets, desc=desc, n_jobs=n_jobs,
                       default_region=self.backend.default_region, **params)

@@ -79,3 +79,17 @@ def test_kit_cancel_stops_a_running_map(kit: Any) -> None:
 def test_bad_kit_name_is_a_clear_error() -> None:
     with pytest.raises(gn.UsageError, match="kit name ''"):
         gn.Kit("")
+
+
+def test_a_sandbox_kit_never_falls_through_to_aws(kit: Any) -> None:
+    """A region the sandbox does not serve is refused before any client exists."""
+    with pytest.raises(gn.UsageError, match="'af-south-1' is not served by the sandbox"):
+        kit.client("ec2", "af-south-1")
+    with pytest.raises(gn.UsageError, match="did you mean us-east-2, us-east-1"):
+        kit.client("ec2", "us-east-9")
+
+
+def test_fanout_over_all_regions_of_the_sandbox(kit: Any) -> None:
+    frame = kit.fanout("ec2", "describe_availability_zones", "all", desc="all zones")
+    assert frame.attrs["failed"] == []
+    assert sorted(frame["region"].unique()) == sorted(kit.sandbox.regions)
