@@ -28,7 +28,7 @@ browser:
 	  else echo "run as root or: sudo apt-get install chromium"; exit 1; fi; }
 
 test: venv lint browser
-	@echo "==> pytest"
+	@echo "==> pytest: tests/ and the notebooks in notebooks/ (nbval, real kernels)"
 	@$(VENV)/bin/pytest -q
 
 demo: venv

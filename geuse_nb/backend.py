@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .errors import UsageError
+from .errors import UsageError, did_you_mean
 
 log = logging.getLogger("geuse_nb")
 
@@ -48,13 +48,10 @@ class Backend:
         try:
             return self.endpoints[region]
         except KeyError:
-            import difflib
-
-            close = difflib.get_close_matches(str(region), list(self.endpoints), n=3)
-            hint = f"did you mean {', '.join(close)}? " if close else ""
             raise UsageError(
-                f"region {region!r} is not served by the sandbox at {self.sandbox_url}",
-                suggestion=f"{hint}the sandbox serves {', '.join(self.endpoints)}",
+                f"region {region!r} is not served by the sandbox at {self.sandbox_url}"
+                f"{did_you_mean(str(region), self.endpoints)}",
+                suggestion=f"use one of {', '.join(self.endpoints)}",
             ) from None
 
     @property

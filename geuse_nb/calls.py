@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import keys as _keys
 from .aws_errors import EXPIRED_CODES, error_code, to_aws_error
-from .errors import UsageError
-from .pool import did_you_mean
+from .errors import UsageError, did_you_mean
 from .responses import compact
 
 if TYPE_CHECKING:

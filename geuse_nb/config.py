@@ -350,15 +350,9 @@ _configured: dict[str, Any] = {}
 def _check_names(values: Mapping[str, Any], where: str) -> None:
     unknown = sorted(set(values) - _FIELDS)
     if unknown:
-        import difflib
+        from .errors import UsageError, did_you_mean
 
-        hints = [difflib.get_close_matches(n, _FIELDS, n=1) for n in unknown]
-        said = ", ".join(
-            f"{n!r}" + (f" (did you mean {h[0]!r}?)" if h else "")
-            for n, h in zip(unknown, hints, strict=True)
-        )
-        from .errors import UsageError
-
+        said = ", ".join(f"{n!r}{did_you_mean(n, _FIELDS, 1)}" for n in unknown)
         raise UsageError(f"{where}: unknown setting {said}",
                          suggestion="see geuse_nb.Settings for the field names")
 

@@ -7,7 +7,25 @@ not a traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any
+
+
+def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The valid names closest to ``name`` (case-insensitive), best first: every "did you
+    mean" in the package comes from here."""
+    by_lower: dict[str, str] = {}
+    for choice in choices:
+        by_lower.setdefault(str(choice).lower(), str(choice))
+    hits = difflib.get_close_matches(str(name).lower(), list(by_lower), n=n, cutoff=0.5)
+    return [by_lower[h] for h in hits]
+
+
+def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:
+    """``" (did you mean 'a', 'b'?)"`` or ``""``."""
+    hits = closest(name, choices, n)
+    return f" (did you mean {', '.join(repr(h) for h in hits)}?)" if hits else ""
 
 
 class GeuseError(Exception):

@@ -44,7 +44,6 @@ futures.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import graphlib
 import inspect
@@ -64,7 +63,7 @@ from typing import TYPE_CHECKING, Any
 from joblib.parallel import ThreadingBackend
 
 from .aws_errors import is_retryable
-from .errors import GeuseError, JobError, MissingDependencyError, UsageError
+from .errors import GeuseError, JobError, MissingDependencyError, UsageError, closest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -989,7 +988,7 @@ def _parse_spec(spec: Mapping[str, Any]) -> _Graph:
     for name, (fn, deps, _) in graph.items():
         for dep in deps:
             if dep not in graph:
-                close = difflib.get_close_matches(str(dep), list(graph), n=1)
+                close = closest(str(dep), graph, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else "define it in the spec"
                 raise UsageError(f"job {name!r} depends on unknown job {dep!r}", suggestion=hint)
         graph[name] = (fn, deps, _check_params(name, fn, deps))

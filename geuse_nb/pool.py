@@ -20,16 +20,14 @@ pooled client costs a dict lookup and keeps its connections alive.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .aws_errors import EXPIRED_CODES, error_code, to_aws_error
-from .errors import UsageError
+from .errors import UsageError, did_you_mean
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,21 +41,6 @@ log = logging.getLogger("geuse_nb")
 _T0 = "geuse_nb.t0"  # key of the per-attempt start time in botocore's request context
 STATS_COLUMNS = ("service", "region", "clients_created", "requests", "connections_opened",
                  "reuse_rate", "last_used")
-
-
-def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
-    """The valid names closest to ``name`` (case-insensitive), best first."""
-    by_lower: dict[str, str] = {}
-    for choice in choices:
-        by_lower.setdefault(choice.lower(), choice)
-    hits = difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.5)
-    return [by_lower[h] for h in hits]
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """``" (did you mean 'a', 'b'?)"`` or ``""``."""
-    hits = closest(name, choices)
-    return f" (did you mean {', '.join(repr(h) for h in hits)}?)" if hits else ""
 
 
 class _Stat:

@@ -7,14 +7,13 @@ Autouse guards fail any test that
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import netguard
 import psutil
 import pytest
 
@@ -39,69 +38,16 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 # ---------------------------------------------------------------- network guard
-class NetworkGuardError(RuntimeError):
-    """A test tried to reach beyond loopback."""
-
-
-_network_violations: list[str] = []
-
-
-def _is_local(address: object) -> bool:
-    if isinstance(address, str):  # AF_UNIX path
-        return True
-    if not isinstance(address, tuple) or not address:
-        return True
-    host = address[0]
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name: resolving it is already reaching out
-        return False
-
-
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-
-
-def _check(address: object) -> None:
-    if not _is_local(address):
-        _network_violations.append(repr(address))
-        raise NetworkGuardError(f"test tried to connect to {address!r}: only loopback is allowed")
-
-
-def _guarded_connect(self: socket.socket, address: object) -> None:
-    _check(address)
-    return _real_connect(self, address)
-
-
-def _guarded_connect_ex(self: socket.socket, address: object) -> int:
-    _check(address)
-    return _real_connect_ex(self, address)
-
-
-_real_getaddrinfo = socket.getaddrinfo
-
-
-def _guarded_getaddrinfo(host: object, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-    if host not in (None, "localhost") and not _is_local((host,)):
-        _network_violations.append(f"resolve {host!r}")
-        raise NetworkGuardError(f"test tried to resolve {host!r}: only loopback is allowed")
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
-socket.getaddrinfo = _guarded_getaddrinfo
+netguard.install()
 
 
 @pytest.fixture(autouse=True)
 def network_guard(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail the test loudly if it tried to leave loopback, even if the error was caught."""
-    before = len(_network_violations)
+    before = len(netguard.violations)
     yield
-    tried = _network_violations[before:]
-    del _network_violations[before:]
+    tried = netguard.violations[before:]
+    del netguard.violations[before:]
     if tried and not request.node.get_closest_marker("expect_network_violation"):
         pytest.fail(f"network guard: test tried to reach {tried}", pytrace=False)
 

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import NetworkGuardError
+from netguard import NetworkGuardError
 
 pytest_plugins = ["pytester"]
 CONFTEST = Path(__file__).with_name("conftest.py").read_text()
+NETGUARD = Path(__file__).with_name("netguard.py").read_text()
 
 
 @pytest.mark.expect_network_violation
@@ -37,6 +38,7 @@ def test_network_guard_allows_loopback() -> None:
 def test_guards_fail_a_test_that_swallows_a_violation_or_leaks(
         pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(netguard=NETGUARD)
     pytester.makepyfile(test_inner="""
         import socket, threading, time
 
@@ -67,3 +69,30 @@ def test_import_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.timeout(60)
+def test_network_guard_runs_inside_notebook_kernels(tmp_path: Path) -> None:
+    """The IPython startup file the notebook tests use makes a kernel refuse the network."""
+    import os
+
+    import netguard
+    from jupyter_client import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(env={**os.environ, "IPYTHONDIR": str(netguard.ipython_dir(tmp_path))})
+    kc = km.client()
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=30)
+        reply = kc.execute_interactive(
+            "import socket\n"
+            # no guard, no attempt: a broken startup file must not send a packet anywhere
+            "assert socket.socket.connect.__name__ == '_guarded_connect', 'no guard'\n"
+            "socket.create_connection(('192.0.2.1', 443), timeout=2)\n",
+            timeout=30, output_hook=lambda _: None)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "NetworkGuardError"

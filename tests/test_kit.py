@@ -85,7 +85,7 @@ def test_a_sandbox_kit_never_falls_through_to_aws(kit: Any) -> None:
     """A region the sandbox does not serve is refused before any client exists."""
     with pytest.raises(gn.UsageError, match="'af-south-1' is not served by the sandbox"):
         kit.client("ec2", "af-south-1")
-    with pytest.raises(gn.UsageError, match="did you mean us-east-2, us-east-1"):
+    with pytest.raises(gn.UsageError, match="did you mean 'us-east-2', 'us-east-1'"):
         kit.client("ec2", "us-east-9")
 
 

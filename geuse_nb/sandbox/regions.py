@@ -7,12 +7,11 @@ than the great circle), which gives about 70 ms from us-east-1 to eu-west-1, as 
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-from ..errors import SandboxError
+from ..errors import SandboxError, did_you_mean
 
 # (latitude, longitude) of each region's metro area, from AWS's public region list.
 COORDINATES: Mapping[str, tuple[float, float]] = MappingProxyType({
@@ -55,10 +54,10 @@ def check_region(region: str, known: Iterable[str]) -> str:
     names = list(known)
     if region in names:
         return region
-    close = difflib.get_close_matches(str(region), names, n=3, cutoff=0.4)
-    hint = f"did you mean {', '.join(close)}?" if close else f"valid: {', '.join(names)}"
-    raise SandboxError(f"region {region!r} is not served by this sandbox",
-                       suggestion=f"{hint} (set regions= when starting the sandbox)")
+    raise SandboxError(f"region {region!r} is not served by this sandbox"
+                       f"{did_you_mean(str(region), names)}",
+                       suggestion=f"use one of {', '.join(names)}, or set regions= when "
+                                  "starting the sandbox")
 
 
 def resolve_rtts(regions: Iterable[str], home: str,
