@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .cache import TieredCache
-    from .parallel import JobResults
+    from .jobresults import JobResults
     from .pool import ClientPool
     from .progress import Progress
     from .report import Report

@@ -1,5 +1,6 @@
 """The parallel engine: ``pmap`` (joblib) and ``jobs`` (a DAG of named jobs), with
 retries, per-job timeouts, cancellation, a live status line and one ``jobs`` row per job.
+The ``jobs`` spec is parsed and checked in ``dag``; what a run returns is in ``jobresults``.
 
 How a map runs (threads backend, the default for IO-bound AWS work):
 
@@ -45,8 +46,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import graphlib
-import inspect
 import logging
 import math
 import os
@@ -55,7 +54,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.pool import ThreadPool
 from typing import TYPE_CHECKING, Any
@@ -63,21 +62,18 @@ from typing import TYPE_CHECKING, Any
 from joblib.parallel import ThreadingBackend
 
 from .aws_errors import is_retryable
-from .errors import GeuseError, JobError, MissingDependencyError, UsageError, closest
+from .dag import Graph, parse_spec
+from .errors import GeuseError, MissingDependencyError, UsageError
+from .jobresults import JobResults, Outcome, pmap_keys
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from .config import Settings
     from .metrics import Recorder
     from .progress import Progress
 
 log = logging.getLogger("geuse_nb")
 
-STATUSES = ("done", "failed", "timed_out", "cancelled", "skipped")
 BACKENDS = ("threads", "dask")
-_FRAME_COLUMNS = ("key", "status", "attempts", "started", "ended", "seconds", "error",
-                  "suggestion")
 KEPT_POOLS = 4  # idle joblib pools an Engine keeps open between maps (≤ 2 per worker count)
 _POOL_WAIT = 1.0  # s a map waits for the previous map's pool to be handed back
 _IN_JOB = threading.local()  # ``depth`` > 0 while this thread runs a job: a nested map
@@ -164,23 +160,7 @@ def _check_common(retries: int | None, timeout: float | None, settings: Settings
     return retries, timeout
 
 
-_Graph = dict[str, tuple[Callable[..., Any], list[str], bool]]  # name -> (fn, deps, pass_deps)
-
-
 # ---------------------------------------------------------------- one job
-@dataclasses.dataclass
-class Outcome:
-    """What became of one job (picklable, so it comes back from Dask workers)."""
-
-    index: int
-    status: str | None = None  # None while pending or running
-    value: Any = None
-    error: BaseException | None = None
-    attempts: int = 0
-    started: float | None = None
-    ended: float | None = None
-
-
 def _portable(exc: BaseException) -> BaseException:
     """``exc`` if it survives pickling, else a GeuseError carrying its text (for Dask)."""
     try:
@@ -362,103 +342,6 @@ class _Pool:
         parallel, self.parallel = self.parallel, None
         if parallel is not None:
             parallel.__exit__(None, None, None)
-
-
-# ---------------------------------------------------------------- results
-class JobResults(list):  # type: ignore[type-arg]
-    """Values in input order (``None`` for jobs that did not finish) plus what happened.
-
-    - ``keys``: one per job. For ``pmap`` the items themselves when they are unique
-      str/int values, else the input positions 0…n-1; for ``jobs`` the job names.
-    - ``values``: dict key → value (finished jobs only).
-    - ``statuses``: dict key → one of ``done, failed, timed_out, cancelled, skipped``.
-    - ``failed``: dict key → exception for ``failed`` and ``timed_out`` jobs.
-    - ``errors``: dict key → error text for every job that did not finish.
-    - ``ok``: every job is ``done``. ``cancelled``: the run was cancelled (or Ctrl-C).
-    """
-
-    def __init__(self, name: str, keys: Sequence[Hashable], outcomes: Sequence[Outcome], *,
-                 cancelled: bool = False) -> None:
-        super().__init__(o.value if o.status == "done" else None for o in outcomes)
-        self.name = name
-        self.keys = list(keys)
-        self.outcomes = list(outcomes)
-        self.cancelled = cancelled
-
-    @property
-    def statuses(self) -> dict[Hashable, str]:
-        return {k: o.status or "cancelled" for k, o in zip(self.keys, self.outcomes,
-                                                           strict=True)}
-
-    @property
-    def values(self) -> dict[Hashable, Any]:
-        return {k: o.value for k, o in zip(self.keys, self.outcomes, strict=True)
-                if o.status == "done"}
-
-    @property
-    def failed(self) -> dict[Hashable, BaseException]:
-        return {k: o.error for k, o in zip(self.keys, self.outcomes, strict=True)
-                if o.status in ("failed", "timed_out") and o.error is not None}
-
-    @property
-    def errors(self) -> dict[Hashable, str]:
-        return {k: _error_text(o.error) or o.status or "cancelled"
-                for k, o in zip(self.keys, self.outcomes, strict=True) if o.status != "done"}
-
-    @property
-    def ok(self) -> bool:
-        return all(o.status == "done" for o in self.outcomes)
-
-    def raise_for_failures(self) -> None:
-        """Raise ``JobError`` (key → exception) if any job failed or timed out."""
-        failures = self.failed
-        if failures:
-            raise JobError(dict(failures))
-
-    def rows(self) -> list[dict[str, Any]]:
-        """One ``jobs``-table row per job (times as epoch seconds)."""
-        rows = []
-        for key, o in zip(self.keys, self.outcomes, strict=True):
-            seconds = (o.ended - o.started) if o.started is not None and o.ended else None
-            rows.append({
-                "map": self.name, "key": key, "status": o.status or "cancelled",
-                "attempts": o.attempts, "started": o.started, "ended": o.ended,
-                "seconds": seconds, "error": _error_text(o.error),
-                "suggestion": (getattr(o.error, "suggestion", "") or None) if o.error else None,
-            })
-        return rows
-
-    def frame(self) -> pd.DataFrame:
-        """One row per job: key, status, attempts, started, ended, seconds, error, suggestion."""
-        import pandas as pd
-
-        df = pd.DataFrame.from_records(self.rows(), columns=["map", *_FRAME_COLUMNS])
-        df = df.drop(columns="map")
-        for col in ("started", "ended"):
-            df[col] = pd.to_datetime(df[col], unit="s", utc=True)
-        return df
-
-    def __repr__(self) -> str:
-        counts: dict[str, int] = {}
-        for o in self.outcomes:
-            counts[o.status or "cancelled"] = counts.get(o.status or "cancelled", 0) + 1
-        said = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no jobs"
-        return f"<JobResults {self.name!r}: {said}{' (cancelled)' if self.cancelled else ''}>"
-
-
-def _error_text(exc: BaseException | None) -> str | None:
-    if exc is None:
-        return None
-    if isinstance(exc, GeuseError):  # str() adds the suggestion, which has its own column
-        return f"{type(exc).__name__}: {Exception.__str__(exc)}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _pmap_keys(items: Sequence[Any]) -> list[Hashable]:
-    simple = all(isinstance(i, str | int) and not isinstance(i, bool) for i in items)
-    if simple and len(set(items)) == len(items):
-        return list(items)
-    return list(range(len(items)))
 
 
 # ---------------------------------------------------------------- one run
@@ -669,7 +552,7 @@ class Engine:
         if backend == "dask":
             _require_dask()
         name = desc or getattr(fn, "__name__", None) or "pmap"
-        keys = _pmap_keys(items)
+        keys = pmap_keys(items)
         calls = [functools.partial(_call_item, fn, item) for item in items]
         if backend == "dask":
             return self._run(name, keys, workers, timeout, desc,
@@ -808,7 +691,7 @@ class Engine:
         """
         self._check_open()
         retries, timeout = _check_common(retries, timeout, self.settings, n_jobs)
-        graph = _parse_spec(spec)
+        graph = parse_spec(spec)
         names = list(graph)
         _, ctx_n_jobs = _context()
         workers = resolve_workers(n_jobs, self.settings, len(names), context_n_jobs=ctx_n_jobs)
@@ -816,7 +699,7 @@ class Engine:
         return self._run(name, names, workers, timeout, desc,
                          lambda run: self._start_dag(run, graph, retries, timeout, workers))
 
-    def _start_dag(self, run: _Run, graph: _Graph,
+    def _start_dag(self, run: _Run, graph: Graph,
                    retries: int, timeout: float | None, workers: int) -> None:
         names = list(graph)
         index = {n: i for i, n in enumerate(names)}
@@ -958,63 +841,3 @@ def _require_dask() -> None:
         import distributed  # noqa: F401
     except ImportError:
         raise MissingDependencyError("dask", "dask") from None
-
-
-# ---------------------------------------------------------------- DAG spec
-def _parse_spec(spec: Mapping[str, Any]) -> _Graph:
-    """Validate a ``jobs`` spec: callables, known dependencies, no cycle, bindable params."""
-    if not isinstance(spec, Mapping) or not spec:
-        raise UsageError(f"jobs spec {type(spec).__name__} is not a non-empty mapping",
-                         suggestion='pass {"name": fn, "other": (fn2, ["name"])}')
-    graph: _Graph = {}
-    for name, value in spec.items():
-        if not isinstance(name, str) or not name:
-            raise UsageError(f"job name {name!r} is not a non-empty string",
-                             suggestion="name every job with a string")
-        if callable(value):
-            fn, deps = value, []
-        elif isinstance(value, tuple | list) and len(value) == 2 and callable(value[0]):
-            fn, raw = value
-            if isinstance(raw, str) or not isinstance(raw, Iterable):
-                raise UsageError(f"job {name!r}: dependencies {raw!r} are not a list of names",
-                                 suggestion=f'write (fn, ["{raw}"])' if isinstance(raw, str)
-                                 else "pass a list of job names")
-            deps = list(raw)
-        else:
-            raise UsageError(f"job {name!r}: {value!r} is neither a callable nor "
-                             "(callable, [dependencies])",
-                             suggestion='use fn or (fn, ["dep", ...])')
-        graph[name] = (fn, deps, True)
-    for name, (fn, deps, _) in graph.items():
-        for dep in deps:
-            if dep not in graph:
-                close = closest(str(dep), graph, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "define it in the spec"
-                raise UsageError(f"job {name!r} depends on unknown job {dep!r}", suggestion=hint)
-        graph[name] = (fn, deps, _check_params(name, fn, deps))
-    try:
-        graphlib.TopologicalSorter({n: d for n, (_, d, _) in graph.items()}).prepare()
-    except graphlib.CycleError as exc:
-        path = " → ".join(reversed(exc.args[1]))
-        raise UsageError(f"jobs form a cycle: {path} (each needs the next)",
-                         suggestion="remove one of these dependencies") from None
-    return graph
-
-
-def _check_params(name: str, fn: Callable[..., Any], deps: list[str]) -> bool:
-    """True when ``fn`` takes its dependencies' values as keyword arguments."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):  # builtins without a signature: call with dep kwargs
-        return True
-    if not sig.parameters:
-        return False
-    try:
-        sig.bind(**dict.fromkeys(deps))
-    except TypeError as exc:
-        raise UsageError(
-            f"job {name!r}: {getattr(fn, '__name__', fn)!r}{sig} cannot take its dependencies "
-            f"{deps} as keyword arguments ({exc})",
-            suggestion="name its parameters after its dependencies, accept **deps, "
-                       "or take no parameters") from None
-    return True

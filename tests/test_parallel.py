@@ -15,11 +15,11 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from geuse_nb.config import resolve_settings
 from geuse_nb.errors import AwsCallError, JobError, UsageError
+from geuse_nb.jobresults import JobResults
 from geuse_nb.metrics import Recorder
 from geuse_nb.parallel import (
     Backoff,
     Engine,
-    JobResults,
     _JobRunner,
     auto_workers,
     resolve_workers,
