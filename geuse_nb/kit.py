@@ -11,7 +11,7 @@ import atexit
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import shared
 from .backend import Backend, aws_credentials_available
@@ -110,10 +110,24 @@ class Kit:
         """The pooled, thread-safe boto3 client for (service, region)."""
         return self.pool.client(service, region)
 
+    @overload
     def call(self, service: str, operation: str, region: str | None = None, *,
              ttl: float | None = None, refresh: bool = False, kind: str | None = None,
-             **params: Any) -> dict[str, Any]:
-        """One AWS call: cached for reads, paginated and merged, recorded."""
+             frame: Literal[False] = False, **params: Any) -> dict[str, Any]: ...
+
+    @overload
+    def call(self, service: str, operation: str, region: str | None = None, *,
+             ttl: float | None = None, refresh: bool = False, kind: str | None = None,
+             frame: Literal[True], **params: Any) -> pd.DataFrame: ...
+
+    def call(self, service: str, operation: str, region: str | None = None, *,
+             ttl: float | None = None, refresh: bool = False, kind: str | None = None,
+             frame: bool = False, **params: Any) -> dict[str, Any] | pd.DataFrame:
+        """One AWS call: cached for reads, paginated and merged, recorded. With
+        ``frame=True``, the response's main list as a DataFrame (as ``records``)."""
+        if frame:
+            return self._calls.records(service, operation, region, ttl=ttl, refresh=refresh,
+                                       kind=kind, **params)
         return self._calls.call(service, operation, region, ttl=ttl, refresh=refresh,
                                 kind=kind, **params)
 

@@ -93,3 +93,11 @@ def test_fanout_over_all_regions_of_the_sandbox(kit: Any) -> None:
     frame = kit.fanout("ec2", "describe_availability_zones", "all", desc="all zones")
     assert frame.attrs["failed"] == []
     assert sorted(frame["region"].unique()) == sorted(kit.sandbox.regions)
+
+
+def test_call_with_frame_true_is_records(kit: Any) -> None:
+    frame = kit.call("ec2", "describe_availability_zones", "eu-west-2", frame=True)
+    assert list(frame["region"].unique()) == ["eu-west-2"]
+    assert sorted(frame["ZoneName"]) == sorted(
+        z["ZoneName"] for z in kit.call("ec2", "describe_availability_zones", "eu-west-2")[
+            "AvailabilityZones"])
