@@ -3,7 +3,7 @@
 Keys come from ``geuse_nb.keys`` (one builder for every cached path); ``kit.cached``
 lives in ``geuse_nb.memoize``. Entries carry their own expiry (TTL by kind:
 ``Settings.ttl_for``) and their write time, and are kept
-``settings.cache_stale_if_error`` seconds past expiry so that
+``settings.stale_for(kind)`` seconds past expiry so that
 ``lookup(allow_stale=...)`` can serve a stale answer when AWS fails.
 
 Design notes (why it looks like this):
@@ -174,21 +174,17 @@ class TieredCache:
         """``off`` (disabled), ``closed`` (not opened yet), ``ok`` or ``unusable``."""
         return self._disk_state
 
-    @property
-    def retention(self) -> float:
-        """Seconds an entry is kept past expiry for stale-if-error."""
-        return float(self.settings.cache_stale_if_error)
-
     # ------------------------------------------------------------ lookup
     def lookup(self, key: str, *, kind: str | None = None,
                allow_stale: float = 0.0) -> CacheLookup:
         """Memory, then disk. ``allow_stale`` (s) also serves an entry that expired at most
-        that long ago (capped by ``settings.cache_stale_if_error``, how long entries are kept).
+        that long ago (capped by ``settings.stale_for(kind)``, how long entries are kept).
         """
         start = time.perf_counter()
         label = kind or DEFAULT_KIND
         now = self._clock()
-        grace = min(allow_stale, self.settings.cache_stale_if_error) if allow_stale else 0.0
+        kept = self.settings.stale_for(kind)
+        grace = min(allow_stale, kept) if allow_stale else 0.0
         mem = self._mem
         if mem is not None:
             with self._lock:
@@ -199,7 +195,7 @@ class TieredCache:
                         self._hits["memory", label] += 1
                         self._latency.append(("memory", label, time.perf_counter() - start))
                         return CacheLookup(True, entry[0], "memory", age >= 0)
-                    if age > self.settings.cache_stale_if_error:
+                    if age > kept:
                         del mem[key]
                 self._misses["memory", label] += 1
         if self._disk_state == "off" or self._disk_state == "unusable":
@@ -284,7 +280,7 @@ class TieredCache:
                 payload, flags = packed, _FLAG_ZLIB
         blob = _HEADER.pack(_MAGIC, flags, now, fresh_until) + payload
         tag = label if group is None else f"{label}#{group}"
-        expire = float(ttl) + self.settings.cache_stale_if_error
+        expire = float(ttl) + self.settings.stale_for(kind)
         disk = self._disk_handle()
         if disk is None:
             return mem is not None

@@ -175,7 +175,7 @@ class CallPath:
         except UsageError:
             raise
         except Exception as exc:
-            stale_for = self.settings.cache_stale_if_error
+            stale_for = self.settings.stale_for(kind)
             if stale_for > 0 and getattr(exc, "retryable", False):
                 found = self.cache.lookup(key, kind=kind, allow_stale=stale_for)
                 if found.hit:

@@ -67,6 +67,7 @@ FIELD_HELP: Mapping[str, str] = MappingProxyType({
     "cache_disk_size_limit": "bytes the disk tier may use before LRU eviction",
     "cache_compression_enabled": "zlib-compress large values on disk",
     "cache_stale_if_error": "serve an expired entry up to this many seconds old when AWS fails",
+    "cache_kind_stale": "that bound per kind, e.g. `regions=86400,spot_prices=0`",
     "parallel_max_workers": "workers per map; `auto` derives them from the CPU count",
     "parallel_job_timeout": "seconds one job may run before it is marked timed out",
     "parallel_retry_count": "job-level retries of a retryable failure (pmap, jobs, fanout)",
@@ -113,6 +114,9 @@ class Settings:
     cache_disk_size_limit: int = 1 << 30
     cache_compression_enabled: bool = True
     cache_stale_if_error: float = 0.0
+    cache_kind_stale: Mapping[str, float] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
     parallel_max_workers: int | None = None
     parallel_job_timeout: float | None = 300.0
     parallel_retry_count: int = 3
@@ -140,13 +144,15 @@ class Settings:
 
     def __getstate__(self) -> dict[str, Any]:
         state = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        state["cache_kind_ttls"] = dict(self.cache_kind_ttls)
+        for name in _KIND_MAPPINGS:
+            state[name] = dict(state[name])
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for key, value in state.items():
             object.__setattr__(self, key, value)
-        object.__setattr__(self, "cache_kind_ttls", MappingProxyType(dict(self.cache_kind_ttls)))
+        for name in _KIND_MAPPINGS:
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` validated and applied."""
@@ -157,6 +163,16 @@ class Settings:
         if kind is None:
             return self.cache_default_ttl
         return self.cache_kind_ttls.get(kind, self.cache_default_ttl)
+
+    def stale_for(self, kind: str | None) -> float:
+        """How long past expiry an entry of ``kind`` may still be served when AWS fails
+        (``cache_kind_stale``, falling back to ``cache_stale_if_error``)."""
+        if kind is None:
+            return self.cache_stale_if_error
+        return self.cache_kind_stale.get(kind, self.cache_stale_if_error)
+
+
+_KIND_MAPPINGS = ("cache_kind_ttls", "cache_kind_stale")
 
 
 # ---------------------------------------------------------------- parsing
@@ -213,8 +229,9 @@ def _text(name: str, raw: Any, *, allow_none: bool = False) -> Any:
     return text
 
 
-def _kind_ttls(name: str, raw: Any) -> Mapping[str, float]:
+def _kind_seconds(name: str, raw: Any, defaults: Mapping[str, float]) -> Mapping[str, float]:
     """``{"spot_prices": 600}`` or ``"spot_prices=600,regions=3600"``, merged over defaults."""
+    given = raw
     if isinstance(raw, str):
         pairs: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in raw.split(","))):
@@ -225,9 +242,13 @@ def _kind_ttls(name: str, raw: Any) -> Mapping[str, float]:
         raw = pairs
     if not isinstance(raw, Mapping):
         raise ConfigError(name, raw, "a mapping of kind to seconds")
-    merged = dict(DEFAULT_KIND_TTLS)
+    merged = dict(defaults)
     for kind, value in raw.items():
-        merged[str(kind)] = _number(f"{name}[{kind}]", value, float, minimum=0, allow_none=False)
+        try:
+            merged[str(kind)] = _number(name, value, float, minimum=0, allow_none=False)
+        except ConfigError:
+            raise ConfigError(name, given, f"seconds ≥ 0 for every kind ({kind!r} has "
+                                           f"{value!r}), e.g. spot_prices=600") from None
     return MappingProxyType(merged)
 
 
@@ -240,7 +261,8 @@ _Parser = Callable[[str, Any], Any]
 _PARSERS: dict[str, _Parser] = {
     "cache_dir": _path,
     "cache_default_ttl": lambda n, v: _number(n, v, float, minimum=0, allow_none=False),
-    "cache_kind_ttls": _kind_ttls,
+    "cache_kind_ttls": lambda n, v: _kind_seconds(n, v, DEFAULT_KIND_TTLS),
+    "cache_kind_stale": lambda n, v: _kind_seconds(n, v, {}),
     "cache_memory_max_items": lambda n, v: _number(n, v, int, minimum=0, allow_none=False),
     "cache_disk_enabled": _bool,
     "cache_disk_size_limit": lambda n, v: _number(n, v, int, minimum=1 << 20, allow_none=False),
@@ -280,6 +302,7 @@ ENV_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "cache_dir": ("CACHE_DIR",),
         "cache_default_ttl": ("CACHE_DEFAULT_TTL",),
         "cache_kind_ttls": ("CACHE_KIND_TTLS",),
+        "cache_kind_stale": ("CACHE_KIND_STALE",),
         "cache_memory_max_items": ("CACHE_MEMORY_MAX_ITEMS",),
         "cache_disk_enabled": ("CACHE_DISK_ENABLED",),
         "cache_disk_size_limit": ("CACHE_DISK_SIZE_LIMIT",),
@@ -315,7 +338,7 @@ ENV_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
 # Names read only with the GEUSE_ prefix: bare AWS_PROFILE belongs to boto3 itself,
 # and BACKEND/SANDBOX_* are too generic to claim without a prefix.
 _PREFIX_ONLY = frozenset({"backend", "tuning_profile", "sandbox_url", "sandbox_seed",
-                          "sandbox_home_region", "cache_kind_ttls"})
+                          "sandbox_home_region", "cache_kind_ttls", "cache_kind_stale"})
 
 
 def env_names(field: str) -> tuple[str, ...]:

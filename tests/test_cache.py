@@ -275,6 +275,18 @@ def test_stale_is_bounded_by_retention_setting(make_cache: Callable[..., TieredC
     assert not cache.lookup(key(), allow_stale=3_600).hit
 
 
+def test_stale_bound_per_kind(make_cache: Callable[..., TieredCache], clock: Clock) -> None:
+    cache = make_cache(cache_stale_if_error=100,
+                       cache_kind_stale={"spot_prices": 0, "regions": 1_000})
+    for kind in ("spot_prices", "regions", None):
+        cache.store(key(str(kind)), kind, kind=kind, ttl=10)
+    clock.advance(500)  # every entry expired 490 s ago
+    cache.clear("memory")
+    assert not cache.lookup(key("spot_prices"), kind="spot_prices", allow_stale=9_999).hit
+    assert cache.lookup(key("regions"), kind="regions", allow_stale=9_999).stale
+    assert not cache.lookup(key("None"), allow_stale=9_999).hit  # default bound: 100 s
+
+
 def test_memory_lru_eviction(make_cache: Callable[..., TieredCache]) -> None:
     cache = make_cache(cache_memory_max_items=3, cache_disk_enabled=False)
     for name in "abc":

@@ -21,6 +21,7 @@ CASES = {
     "cache_disk_size_limit": (1 << 30, str(1 << 21), 1 << 21, "12"),
     "cache_compression_enabled": (True, "0", False, "2"),
     "cache_stale_if_error": (0.0, "600", 600.0, "-1"),
+    "cache_kind_stale": (None, "spot_prices=60", None, "spot_prices=-1"),
     "parallel_max_workers": (None, "7", 7, "abc"),
     "parallel_job_timeout": (300.0, "2.5", 2.5, "-3"),
     "parallel_retry_count": (3, "5", 5, "1.5"),
@@ -53,6 +54,7 @@ CASES = {
 LAYERS: dict[str, tuple[object, object]] = {
     "cache_dir": ("/tmp/geuse-c", "/tmp/geuse-e"),
     "cache_kind_ttls": ({"spot_prices": 70}, {"spot_prices": 80}),
+    "cache_kind_stale": ({"spot_prices": 70}, {"spot_prices": 80}),
     "cache_default_ttl": (70, 80), "cache_memory_max_items": (70, 80),
     "cache_disk_enabled": (True, False), "cache_disk_size_limit": (1 << 22, 1 << 23),
     "cache_compression_enabled": (True, False), "cache_stale_if_error": (70, 80),
@@ -72,7 +74,7 @@ LAYERS: dict[str, tuple[object, object]] = {
 
 
 def _comparable(field: str, value: object) -> object:
-    if field == "cache_kind_ttls":
+    if field in ("cache_kind_ttls", "cache_kind_stale"):
         return dict(value)["spot_prices"]  # type: ignore[call-overload]
     return Path(value) if field == "cache_dir" else value  # type: ignore[arg-type]
 
@@ -109,6 +111,8 @@ def test_default(field: str) -> None:
     elif field == "cache_kind_ttls":
         assert dict(value) == {"regions": 86400.0, "availability_zones": 86400.0,
                                "instance_types": 3600.0, "spot_prices": 3600.0}
+    elif field == "cache_kind_stale":
+        assert dict(value) == {}
     else:
         assert value == default
 
@@ -120,6 +124,8 @@ def test_each_env_name_is_read(field: str) -> None:
         value = getattr(resolve_settings(environ={name: raw}), field)
         if field == "cache_kind_ttls":
             assert value["spot_prices"] == 60.0 and value["regions"] == 86400.0
+        elif field == "cache_kind_stale":
+            assert dict(value) == {"spot_prices": 60.0}
         else:
             assert value == parsed, name
 
