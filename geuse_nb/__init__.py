@@ -70,10 +70,3 @@ def cached(fn: Any = None, **kwargs: Any) -> Any:
 def report(title: str | None = None) -> Any:
     """``get_kit().report(...)``."""
     return get_kit().report(title)
-
-
-def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext geuse_nb``: registers the magics (imported lazily)."""
-    from .magics import load_ipython_extension as load
-
-    load(ipython)
