@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,8 +26,8 @@ def instance(kind: str, description: str, build: Callable[[], T]) -> T:
     """The one ``kind`` object for ``description`` in this process, built on first use."""
     key = (os.getpid(), kind, description)
     with _lock:
-        found = _instances.get(key)
-        if found is None or getattr(found, "closed", False):
+        found = _live(_instances.get(key))
+        if found is None:
             found = _instances[key] = build()
             count_key = (os.getpid(), kind)
             _built[count_key] = _built.get(count_key, 0) + 1
@@ -38,9 +39,15 @@ def adopt(kind: str, description: str, obj: Any) -> None:
     a Kit pickled and unpickled where it was made comes back as itself."""
     key = (os.getpid(), kind, description)
     with _lock:
-        found = _instances.get(key)
-        if found is None or getattr(found, "closed", False):
-            _instances[key] = obj
+        if _live(_instances.get(key)) is None:
+            # weakly: a kit the user made and dropped must not be kept alive by this registry
+            _instances[key] = weakref.ref(obj)
+
+
+def _live(entry: Any) -> Any:
+    """The registered object if it is still there and not closed, else None."""
+    found = entry() if isinstance(entry, weakref.ref) else entry
+    return None if found is None or getattr(found, "closed", False) else found
 
 
 def built(kind: str) -> int:

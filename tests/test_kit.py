@@ -101,3 +101,16 @@ def test_call_with_frame_true_is_records(kit: Any) -> None:
     assert sorted(frame["ZoneName"]) == sorted(
         z["ZoneName"] for z in kit.call("ec2", "describe_availability_zones", "eu-west-2")[
             "AvailabilityZones"])
+
+
+def test_a_closed_dropped_kit_is_freed(sandbox: Any) -> None:
+    """The per-process registry holds kits the user made weakly: nothing leaks memory."""
+    import gc
+    import weakref
+
+    kit = gn.Kit("dropped", backend="sandbox", sandbox=sandbox)
+    kit.close()
+    ref = weakref.ref(kit)
+    del kit
+    gc.collect()
+    assert ref() is None
