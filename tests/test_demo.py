@@ -19,6 +19,7 @@ def test_demo_runs_and_writes_reports(tmp_path: Path) -> None:
     assert "\x1b[" not in out.stdout + out.stderr  # a pipe gets plain lines, no escape codes
     report = json.loads((tmp_path / "demo.json").read_text())
     assert report["sections"]["summary"]["data"]["cache_hits"] > 0
+    assert "rollout to 4 regions" in json.dumps(report["sections"]["latency"]["data"]["operations"])
     html = (tmp_path / "demo.html").read_text()
     assert "data:image/png;base64," in html and "<script" not in html
     assert (tmp_path / "demo.md").read_text().startswith("# ")
