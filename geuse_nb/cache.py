@@ -301,12 +301,7 @@ class TieredCache:
         if mem is not None:
             with self._lock:
                 mem.pop(key, None)
-        disk = self._disk_handle() if self._disk_state not in ("off", "unusable") else None
-        if disk is not None:
-            try:
-                disk.delete(key, retry=True)
-            except Exception as exc:
-                self._disk_failed(disk, exc, DEFAULT_KIND)
+        self._on_disk(lambda disk: disk.delete(key, retry=True))
 
     def clear(self, tier: str = "all") -> None:
         """Empty the ``"memory"`` tier, the ``"disk"`` tier or ``"all"``. Stats are kept."""
@@ -316,13 +311,8 @@ class TieredCache:
         if tier in ("memory", "all") and self._mem is not None:
             with self._lock:
                 self._mem = _MemoryTier(self._mem.maxsize, self._count_eviction)
-        if tier in ("disk", "all") and self._disk_state not in ("off", "unusable"):
-            disk = self._disk_handle()
-            if disk is not None:
-                try:
-                    disk.clear(retry=True)
-                except Exception as exc:
-                    self._disk_failed(disk, exc, DEFAULT_KIND)
+        if tier in ("disk", "all"):
+            self._on_disk(lambda disk: disk.clear(retry=True))
 
     def clear_group(self, prefix: str, group: str, kind: str | None = None) -> None:
         """Drop every entry stored with ``group`` (its keys start with ``prefix``)."""
@@ -332,12 +322,7 @@ class TieredCache:
             with self._lock:
                 for key in [k for k in mem if k.startswith(prefix)]:
                     mem.pop(key, None)
-        disk = self._disk_handle() if self._disk_state not in ("off", "unusable") else None
-        if disk is not None:
-            try:
-                disk.evict(tag, retry=True)
-            except Exception as exc:
-                self._disk_failed(disk, exc, DEFAULT_KIND)
+        self._on_disk(lambda disk: disk.evict(tag, retry=True))
 
     # ------------------------------------------------------------ stats
     def stats(self) -> pd.DataFrame:
@@ -531,6 +516,17 @@ class TieredCache:
         return f"<TieredCache memory={size} disk={self._disk_state} at {self.directory}>"
 
     # ------------------------------------------------------------ disk internals
+    def _on_disk(self, op: Callable[[diskcache.Cache], Any]) -> None:
+        """Run ``op`` on the disk tier when there is one; a failure is one warning, never an
+        error (the shared path of evict, clear and clear_group)."""
+        disk = self._disk_handle()
+        if disk is None:
+            return
+        try:
+            op(disk)
+        except Exception as exc:
+            self._disk_failed(disk, exc, DEFAULT_KIND)
+
     def _disk_handle(self) -> diskcache.Cache | None:
         disk = self._disk
         if disk is not None and self._disk_pid == os.getpid():
