@@ -16,7 +16,6 @@ import os
 import pickle
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ import diskcache
 from geuse_nb.cache import TieredCache
 from geuse_nb.config import resolve_settings
 from geuse_nb.keys import make_key
+
+from .timing import timings as _timings
 
 BASH_CLAIMED_S = 0.050      # "cached lookups in ~50 ms"
 BASH_MEASURED_MEMORY_S = 0.0025  # best of the 2.5–4 ms measured from memory
@@ -59,20 +60,8 @@ def describe_response(target_bytes: int = 20_000) -> dict[str, Any]:
 
 def timings(fn: Callable[[], Any], n: int, *, before: Callable[[], Any] | None = None,
             warmup: int = 50) -> list[float]:
-    """Per-call seconds of ``fn`` (``before`` runs untimed ahead of each call)."""
-    for _ in range(warmup):
-        if before:
-            before()
-        fn()
-    out = []
-    perf = time.perf_counter
-    for _ in range(n):
-        if before:
-            before()
-        start = perf()
-        fn()
-        out.append(perf() - start)
-    return out
+    """``bench.timing.timings`` with this module's default warm-up of 50 calls."""
+    return _timings(fn, n, before=before, warmup=warmup)
 
 
 def round_p50s(fn: Callable[[], Any], n: int, *, rounds: int = 7,

@@ -16,9 +16,10 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from .timing import median_seconds, timings
 
 RTT = 0.060
 REGIONS = 16
@@ -31,22 +32,6 @@ OPERATIONS = {  # label -> (service, operation)
     "sts.get_caller_identity": ("sts", "get_caller_identity"),
     "ec2.describe_availability_zones": ("ec2", "describe_availability_zones"),
 }
-
-
-def _times(fn: Callable[[], Any], repeats: int = REPEATS, pause: float = 0.0) -> list[float]:
-    """Wall seconds of ``repeats`` runs of ``fn`` (``pause`` s between runs, not timed)."""
-    times = []
-    for _ in range(repeats):
-        if pause:
-            time.sleep(pause)
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def _median(fn: Callable[[], Any], repeats: int = REPEATS, pause: float = 0.0) -> float:
-    return statistics.median(_times(fn, repeats, pause))
 
 
 def _workload(kit: Any, box: Any, pool: ThreadPoolExecutor, label: str) -> dict[str, float]:
@@ -74,21 +59,21 @@ def _workload(kit: Any, box: Any, pool: ThreadPoolExecutor, label: str) -> dict[
         pmap()
         tpe()
         quiet = quiet + 1 if box.connections() == before else 0
-    one_call = _median(lambda: call(regions[0]), 9)
+    one_call = median_seconds(lambda: call(regions[0]), 9)
     pmap_times, tpe_times = [], []
     cpu_client = cpu_box = 0.0
     conns_pmap = conns_tpe = 0
     for _ in range(REPEATS):  # alternate, so both see the same machine load
         conns, client, box_cpu = box.connections(), time.process_time(), _cpu(sandbox)
-        pmap_times += _times(pmap, 1)
+        pmap_times += timings(pmap, 1)
         cpu_client += time.process_time() - client
         cpu_box += _cpu(sandbox) - box_cpu
         conns_pmap += box.connections() - conns
         conns = box.connections()
-        tpe_times += _times(tpe, 1)
+        tpe_times += timings(tpe, 1)
         conns_tpe += box.connections() - conns
     conns = box.connections()
-    t_serial = _median(lambda: [call(r) for r in work], 1)
+    t_serial = median_seconds(lambda: [call(r) for r in work], 1)
     conns_serial = box.connections() - conns
     t_pmap, t_tpe = statistics.median(pmap_times), statistics.median(tpe_times)
     ideal = math.ceil(CALLS / WORKERS) * one_call
@@ -156,13 +141,15 @@ def main() -> dict[str, float]:
 
         items = list(range(TRIVIAL))
         noop = lambda x: x  # noqa: E731
-        t_noop_tpe = _median(lambda: list(pool.map(noop, items)), 3)
-        t_noop_pmap = _median(lambda: kit.pmap(noop, items, n_jobs=WORKERS), 3)
-        t_noop_pmap_nt = _median(lambda: kit.pmap(noop, items, n_jobs=WORKERS, timeout=None), 3)
+        t_noop_tpe = median_seconds(lambda: list(pool.map(noop, items)), 3)
+        t_noop_pmap = median_seconds(lambda: kit.pmap(noop, items, n_jobs=WORKERS), 3)
+        t_noop_pmap_nt = median_seconds(
+            lambda: kit.pmap(noop, items, n_jobs=WORKERS, timeout=None), 3)
         small = range(WORKERS)
-        t_small = _median(lambda: kit.pmap(noop, small, n_jobs=WORKERS), 15)
-        t_small_paused = _median(lambda: kit.pmap(noop, small, n_jobs=WORKERS), 15, pause=0.03)
-        t_small_tpe = _median(lambda: list(pool.map(noop, small)), 15)
+        t_small = median_seconds(lambda: kit.pmap(noop, small, n_jobs=WORKERS), 15)
+        t_small_paused = median_seconds(lambda: kit.pmap(noop, small, n_jobs=WORKERS), 15,
+                                        pause=0.03)
+        t_small_tpe = median_seconds(lambda: list(pool.map(noop, small)), 15)
 
     for label, f in workloads.items():
         figures.update({f"{label}.{k}": v for k, v in f.items()})

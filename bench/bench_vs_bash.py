@@ -11,22 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
 import subprocess
 import time
-from collections.abc import Callable
-from typing import Any
+
+from .timing import median_seconds
 
 JOBS, JOB_SECONDS = 16, 0.2
-
-
-def _median_seconds(fn: Callable[[], Any], n: int) -> float:
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def main() -> dict[str, float]:
@@ -39,9 +29,9 @@ def main() -> dict[str, float]:
                                                    progress_quiet=True) as kit:
         region = "us-east-1"
         kit.call("sts", "get_caller_identity", region)  # warm client and connection
-        figures["kit_call_s"] = _median_seconds(
+        figures["kit_call_s"] = median_seconds(
             lambda: kit.call("sts", "get_caller_identity", region, refresh=True), 30)
-        figures["kit_call_cached_s"] = _median_seconds(
+        figures["kit_call_cached_s"] = median_seconds(
             lambda: kit.call("sts", "get_caller_identity", region), 300)
         aws = shutil.which("aws")
         if aws:
@@ -50,14 +40,14 @@ def main() -> dict[str, float]:
             command = [aws, "sts", "get-caller-identity", "--endpoint-url",
                        box.endpoint_url(region), "--output", "json"]
             subprocess.run(command, env=env, check=True, capture_output=True)
-            figures["cli_call_s"] = _median_seconds(
+            figures["cli_call_s"] = median_seconds(
                 lambda: subprocess.run(command, env=env, check=True, capture_output=True), 10)
 
         def job(_: int) -> None:
             time.sleep(JOB_SECONDS)  # the bash suite's benchmark job: 0.2 s of waiting
 
-        figures["serial_jobs_s"] = _median_seconds(lambda: [job(i) for i in range(JOBS)], 1)
-        figures["pmap_jobs_s"] = _median_seconds(lambda: kit.pmap(job, range(JOBS),
+        figures["serial_jobs_s"] = median_seconds(lambda: [job(i) for i in range(JOBS)], 1)
+        figures["pmap_jobs_s"] = median_seconds(lambda: kit.pmap(job, range(JOBS),
                                                                   n_jobs=JOBS), 3)
 
     print("one AWS call against the same sandbox (RTT 0: the client's own cost)")
