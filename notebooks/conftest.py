@@ -21,13 +21,9 @@ import netguard
 def pytest_configure(config: pytest.Config) -> None:
     root = Path(tempfile.mkdtemp(prefix="geuse-nbval-"))
     config.stash[_ROOT] = root
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "GEUSE_SANDBOX_URL"):
-        os.environ.pop(name, None)
+    netguard.offline_aws_environment()
     os.environ.update({
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "GEUSE_BACKEND": "sandbox", "GEUSE_CACHE_DIR": str(root / "cache"),
+        "GEUSE_CACHE_DIR": str(root / "cache"),
         "IPYTHONDIR": str(netguard.ipython_dir(root / "ipython")),
     })
 

@@ -18,21 +18,8 @@ import psutil
 import pytest
 
 # ---------------------------------------------------------------- environment
-# Set before geuse_nb or boto3 read anything: fake credentials so nothing can
-# sign a request for a real account, no instance-metadata lookups, no profile.
-for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "GEUSE_SANDBOX_URL",
-              "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-    os.environ.pop(_name, None)
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "GEUSE_BACKEND": "sandbox",
-    "GEUSE_PROGRESS_QUIET_MODE": "1",
-})
+netguard.offline_aws_environment()
+os.environ["GEUSE_PROGRESS_QUIET_MODE"] = "1"
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -1,4 +1,5 @@
-"""Loopback-only networking: the guard every test process (and notebook kernel) installs.
+"""Offline tests: loopback-only networking and fake AWS credentials, for every test process
+and notebook kernel.
 
 ``install()`` replaces ``socket.socket.connect``/``connect_ex`` and ``socket.getaddrinfo``
 so that any attempt to reach beyond loopback raises ``NetworkGuardError`` and is recorded
@@ -9,6 +10,7 @@ or real AWS; this makes that a fact, not a hope.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from pathlib import Path
 
@@ -60,6 +62,19 @@ def _guarded_getaddrinfo(host: object, *args: object, **kwargs: object):  # type
         violations.append(f"resolve {host!r}")
         raise NetworkGuardError(f"tried to resolve {host!r}: only loopback is allowed")
     return _real_getaddrinfo(host, *args, **kwargs)
+
+
+def offline_aws_environment() -> None:
+    """Fake credentials and no profile or metadata lookups, set before boto3 reads anything:
+    nothing in this process or its children (sandboxes, kernels) can sign for a real account."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "GEUSE_SANDBOX_URL"):
+        os.environ.pop(name, None)
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "GEUSE_BACKEND": "sandbox",
+    })
 
 
 def install() -> None:
