@@ -89,6 +89,19 @@ class Backend:
             object.__setattr__(self, key, value)
 
 
+def aws_region(profile: str | None) -> str:
+    """The region boto3 would use for ``profile`` (AWS_DEFAULT_REGION, the profile's
+    config), us-east-1 when none is set."""
+    import boto3
+    import botocore.exceptions
+
+    try:
+        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+    except botocore.exceptions.BotoCoreError:
+        return "us-east-1"
+    return session.region_name or "us-east-1"
+
+
 def aws_credentials_available(profile: str | None) -> bool:
     """True when boto3's default chain finds credentials (no network call)."""
     import boto3

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import shared
-from .backend import Backend, aws_credentials_available
+from .backend import Backend, aws_credentials_available, aws_region
 from .config import Settings, resolve_settings
 from .errors import UsageError
 from .metrics import Recorder
@@ -86,7 +86,7 @@ class Kit:
             log.info("geuse_nb: backend 'auto' chose %r (%s AWS credentials found)",
                      kind, "with" if kind == "aws" else "no")
         if kind == "aws":
-            return Backend(kind="aws", profile=profile)
+            return Backend(kind="aws", profile=profile, default_region=aws_region(profile))
         from .sandbox import Sandbox
 
         if sandbox is None:
@@ -243,12 +243,12 @@ class Kit:
 
 def _restore_kit(name: str, settings: Settings, backend: Backend) -> Kit:
     def build() -> Kit:
-        if backend.kind != "sandbox":
-            return Kit(name, settings=settings)
-        from .sandbox import Sandbox
-
-        joined = settings.replace(backend="sandbox", sandbox_url=backend.sandbox_url)
-        return Kit(name, settings=joined, sandbox=Sandbox.join(backend.sandbox_url))
+        # Pin the backend the sender had: "auto" must not choose again in a worker that
+        # happens to lack credentials, and a sandbox kit joins the sender's sandbox.
+        pinned: dict[str, Any] = {"backend": backend.kind}
+        if backend.kind == "sandbox":
+            pinned["sandbox_url"] = backend.sandbox_url
+        return Kit(name, settings=settings.replace(**pinned))
 
     return shared.instance("kit", repr((name, settings, backend)), build)
 

@@ -114,3 +114,9 @@ def test_a_closed_dropped_kit_is_freed(sandbox: Any) -> None:
     del kit
     gc.collect()
     assert ref() is None
+
+
+def test_aws_kit_defaults_to_the_configured_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    with gn.Kit("regional", backend="aws") as kit:  # builds nothing that calls AWS
+        assert kit.backend.default_region == "eu-west-2"
