@@ -22,9 +22,9 @@ from typing import Any
 
 import diskcache
 
-from geuse_nb.cache import TieredCache
+from geuse_nb.cache.keys import make_key
+from geuse_nb.cache.tiered import TieredCache
 from geuse_nb.config import resolve_settings
-from geuse_nb.keys import make_key
 
 from .timing import timings as _timings
 
@@ -140,7 +140,7 @@ def real_response_disk_hit(tmp: Path) -> dict[str, float]:
     """A disk hit for a real ~20 KB AWS response: DescribeSpotPriceHistory from the sandbox,
     sized by its HTTP body, compacted as ``kit.call`` stores it."""
     import geuse_nb as gn
-    from geuse_nb.responses import compact
+    from geuse_nb.aws.responses import compact
     from geuse_nb.sandbox import Sandbox
 
     with Sandbox(seed=7, rtt=0.0) as box, gn.Kit("bench-real", backend="sandbox",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from geuse_nb.config import resolve_settings
-from geuse_nb.metrics import Recorder
+from geuse_nb.observe.metrics import Recorder
 
 
 def _direct(n: int = 100_000, rounds: int = 7) -> dict[str, float]:
@@ -91,7 +91,7 @@ def _filled(n: int = 100_000) -> Recorder:
 
 
 def _report(rounds: int = 3) -> dict[str, float]:
-    from geuse_nb.report import Report
+    from geuse_nb.observe.report import Report
 
     rec = _filled()
     times = []

@@ -50,10 +50,10 @@ def _p50_ns(fn: Callable[[], Any], n: int) -> float:
 
 
 def _pool(box: Any, **overrides: Any) -> Any:
-    from geuse_nb.backend import Backend
+    from geuse_nb.aws.backend import Backend
+    from geuse_nb.aws.pool import ClientPool
     from geuse_nb.config import resolve_settings
-    from geuse_nb.metrics import Recorder
-    from geuse_nb.pool import ClientPool
+    from geuse_nb.observe.metrics import Recorder
 
     settings = resolve_settings(backend="sandbox", **overrides)
     backend = Backend(kind="sandbox", sandbox_url=box.url,
@@ -184,7 +184,7 @@ def _answer_locally(client: Any) -> None:
 def bench_hooks(box: Any) -> dict[str, float]:
     import boto3
 
-    from geuse_nb.metrics import recording_disabled
+    from geuse_nb.observe.metrics import recording_disabled
 
     pool = _pool(box)
     try:

@@ -8,6 +8,7 @@ moto and IPython load only when first used.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from .config import Settings, configure, reset_configuration, settings_context
@@ -23,6 +24,9 @@ from .errors import (
 from .kit import Kit, get_kit, init
 
 __version__ = "0.1.0"
+
+# A library logs; the application decides where it goes.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AwsCallError", "ConfigError", "GeuseError", "JobError", "Kit", "MissingDependencyError",

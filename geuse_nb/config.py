@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ConfigError
+from .kinds import DEFAULT_KIND_TTLS
 
 BACKENDS = ("sandbox", "aws", "auto")
 RETRY_MODES = ("standard", "adaptive", "legacy")
@@ -47,16 +48,6 @@ TUNING_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         },
     }
 )
-
-DEFAULT_KIND_TTLS: Mapping[str, float] = MappingProxyType(
-    {
-        "regions": 86_400.0,
-        "availability_zones": 86_400.0,
-        "instance_types": 3_600.0,
-        "spot_prices": 3_600.0,
-    }
-)
-
 
 FIELD_HELP: Mapping[str, str] = MappingProxyType({
     "cache_dir": "where the disk tier lives (created 0700)",

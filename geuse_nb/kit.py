@@ -14,22 +14,22 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import shared
-from .backend import Backend, aws_credentials_available, aws_region
+from .aws.backend import Backend, aws_credentials_available, aws_region
 from .config import Settings, resolve_settings
 from .errors import UsageError
-from .metrics import Recorder
+from .observe.metrics import Recorder
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .cache import TieredCache
-    from .jobresults import JobResults
-    from .pool import ClientPool
-    from .progress import Progress
-    from .report import Report
+    from .aws.pool import ClientPool
+    from .cache.tiered import TieredCache
+    from .engine.results import JobResults
+    from .observe.progress import Progress
+    from .observe.report import Report
     from .sandbox import Sandbox
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 
 
 class Kit:
@@ -57,12 +57,12 @@ class Kit:
         self._owns_sandbox = False
         self.backend = self._open_backend(sandbox)
 
-        from .cache import TieredCache
-        from .calls import CallPath
-        from .parallel import Engine
-        from .pool import ClientPool
-        from .progress import Progress
-        from .resources import ResourceSampler
+        from .aws.calls import CallPath
+        from .aws.pool import ClientPool
+        from .cache.tiered import TieredCache
+        from .engine.parallel import Engine
+        from .observe.progress import Progress
+        from .observe.resources import ResourceSampler
 
         self.progress: Progress = Progress(self.settings)
         self.pool: ClientPool = ClientPool(self.settings, self.backend, recorder=self.metrics)
@@ -83,7 +83,7 @@ class Kit:
         profile = self.settings.aws_profile
         if kind == "auto":
             kind = "aws" if aws_credentials_available(profile) else "sandbox"
-            log.info("geuse_nb: backend 'auto' chose %r (%s AWS credentials found)",
+            log.info("backend 'auto' chose %r (%s AWS credentials found)",
                      kind, "with" if kind == "aws" else "no")
         if kind == "aws":
             return Backend(kind="aws", profile=profile, default_region=aws_region(profile))
@@ -144,7 +144,7 @@ class Kit:
         Failed (region, params) pairs are listed in ``frame.attrs["failed"]``, never dropped
         silently.
         """
-        from .fanout import fanout
+        from .aws.fanout import fanout
 
         if regions == "all" and self.backend.kind == "sandbox":
             regions = list(self.backend.endpoints)  # moto lists 38; the sandbox serves these
@@ -184,7 +184,7 @@ class Kit:
 
     def report(self, title: str | None = None) -> Report:
         """A performance report of everything recorded so far (displays inline)."""
-        from .report import Report
+        from .observe.report import Report
 
         return Report.build(
             title=title or f"geuse_nb · {self.name}",
@@ -210,14 +210,14 @@ class Kit:
             try:
                 self.metrics.export_cloudwatch()
             except Exception:  # an export failure must not stop the kit from closing
-                log.warning("geuse_nb: CloudWatch export at close failed", exc_info=True)
+                log.warning("CloudWatch export at close failed", exc_info=True)
         for part in ("_engine", "_sampler", "pool", "cache"):
             obj = getattr(self, part, None)
             if obj is not None:
                 try:
                     obj.close()
                 except Exception:  # close must finish whatever one part does
-                    log.warning("geuse_nb: closing %s failed", part, exc_info=True)
+                    log.warning("closing %s failed", part, exc_info=True)
         if self.sandbox is not None and self._owns_sandbox:
             self.sandbox.stop()
 

@@ -17,10 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geuse_nb.cache import CacheLookup, TieredCache
+from geuse_nb.cache.keys import make_key
+from geuse_nb.cache.tiered import CacheLookup, TieredCache
 from geuse_nb.config import Settings, resolve_settings
 from geuse_nb.errors import GeuseError, UsageError
-from geuse_nb.keys import is_read_operation, kind_of, make_key
+from geuse_nb.kinds import is_read_operation, kind_of
 
 SCOPE = "sandbox:http://127.0.0.1:1:default"
 
@@ -124,7 +125,7 @@ def test_key_sets_sorted_dates_and_mixed_keys() -> None:
 
 
 def test_key_is_stable_across_processes() -> None:
-    code = ("from geuse_nb.keys import make_key; import datetime as d; print(make_key("
+    code = ("from geuse_nb.cache.keys import make_key; import datetime as d; print(make_key("
             "scope='s', region='r', service='ec2', operation='describe_x', "
             "params={'b': {3, 1, 2}, 'a': d.datetime(2026, 1, 1)}))")
     here = make_key(scope="s", region="r", service="ec2", operation="describe_x",
@@ -608,7 +609,8 @@ def test_warm_runs_calls_through_attached_fetch(make_cache: Callable[..., Tiered
 
 
 def test_import_is_light() -> None:
-    code = "import sys, geuse_nb.cache; print(sorted({'pandas', 'numpy'} & set(sys.modules)))"
+    code = ("import sys, geuse_nb.cache.tiered; "
+            "print(sorted({'pandas', 'numpy'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "[]"

@@ -21,9 +21,9 @@ from typing import Any
 import diskcache
 import pytest
 
-from geuse_nb.cache import TieredCache
+from geuse_nb.cache.keys import make_key
+from geuse_nb.cache.tiered import TieredCache
 from geuse_nb.config import resolve_settings
-from geuse_nb.keys import make_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +50,7 @@ def new_cache(tmp_path: Path) -> Iterator[Callable[..., TieredCache]]:
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records
-            if r.name == "geuse_nb" and r.levelno >= logging.WARNING]
+            if r.name.startswith("geuse_nb") and r.levelno >= logging.WARNING]
 
 
 def fill(cache: TieredCache, n: int = 200) -> None:
@@ -227,8 +227,8 @@ def test_many_threads_one_cache(new_cache: Callable[..., TieredCache]) -> None:
 # ---------------------------------------------------------------- processes
 _WORKER = r"""
 import json, sys, threading
-from geuse_nb.cache import TieredCache
-from geuse_nb.keys import make_key
+from geuse_nb.cache.tiered import TieredCache
+from geuse_nb.cache.keys import make_key
 from geuse_nb.config import resolve_settings
 
 cache_dir, proc, threads, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

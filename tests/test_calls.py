@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 import geuse_nb as gn
-from geuse_nb.aws_errors import is_retryable, to_aws_error
-from geuse_nb.calls import main_list
+from geuse_nb.aws.calls import main_list
+from geuse_nb.aws.errors import is_retryable, to_aws_error
 from geuse_nb.errors import AwsCallError, GeuseError, UsageError
 
 

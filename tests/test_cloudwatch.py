@@ -9,14 +9,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from geuse_nb.cloudwatch import (
+from geuse_nb.aws.cloudwatch import (
     MAX_DATUMS_PER_REQUEST,
     MAX_VALUES_PER_DATUM,
     batch_datums,
     build_datums,
 )
 from geuse_nb.config import resolve_settings
-from geuse_nb.metrics import Recorder
+from geuse_nb.observe.metrics import Recorder
 
 EMF_SCHEMA: dict[str, Any] = {
     "type": "object",

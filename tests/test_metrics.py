@@ -9,8 +9,8 @@ import pytest
 
 from geuse_nb.config import resolve_settings
 from geuse_nb.errors import UsageError
-from geuse_nb.metrics import DEFAULT_BUCKETS_MS, Recorder
-from geuse_nb.resources import ResourceSampler
+from geuse_nb.observe.metrics import DEFAULT_BUCKETS_MS, Recorder
+from geuse_nb.observe.resources import ResourceSampler
 
 
 @pytest.fixture()
@@ -85,7 +85,7 @@ def test_summary(rec: Recorder) -> None:
 
 
 def test_every_table_has_a_frame(rec: Recorder) -> None:
-    from geuse_nb.metrics import TABLES
+    from geuse_nb.observe.metrics import TABLES
 
     for table, columns in TABLES.items():
         assert list(rec.frame(table).columns) == list(columns)

@@ -14,17 +14,17 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from geuse_nb.config import resolve_settings
-from geuse_nb.errors import AwsCallError, JobError, UsageError
-from geuse_nb.jobresults import JobResults
-from geuse_nb.metrics import Recorder
-from geuse_nb.parallel import (
+from geuse_nb.engine.parallel import (
     Backoff,
     Engine,
     _JobRunner,
     auto_workers,
     resolve_workers,
 )
-from geuse_nb.progress import Progress
+from geuse_nb.engine.results import JobResults
+from geuse_nb.errors import AwsCallError, JobError, UsageError
+from geuse_nb.observe.metrics import Recorder
+from geuse_nb.observe.progress import Progress
 
 
 class StatusLog:

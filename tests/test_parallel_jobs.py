@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from geuse_nb.config import resolve_settings
+from geuse_nb.engine.parallel import Backoff, Engine
 from geuse_nb.errors import UsageError
-from geuse_nb.metrics import Recorder
-from geuse_nb.parallel import Backoff, Engine
-from geuse_nb.progress import Progress
+from geuse_nb.observe.metrics import Recorder
+from geuse_nb.observe.progress import Progress
 
 
 @pytest.fixture()

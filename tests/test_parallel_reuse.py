@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from geuse_nb.config import resolve_settings
-from geuse_nb.metrics import Recorder
-from geuse_nb.parallel import Engine
-from geuse_nb.progress import Progress
+from geuse_nb.engine.parallel import Engine
+from geuse_nb.observe.metrics import Recorder
+from geuse_nb.observe.progress import Progress
 
 
 @pytest.fixture()

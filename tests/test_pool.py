@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 import geuse_nb as gn
-from geuse_nb.backend import SANDBOX_ACCESS_KEY_PREFIX
+from geuse_nb.aws.backend import SANDBOX_ACCESS_KEY_PREFIX
+from geuse_nb.aws.pool import STATS_COLUMNS, ClientPool
 from geuse_nb.errors import AwsCallError, UsageError
-from geuse_nb.pool import STATS_COLUMNS, ClientPool
 
 REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "ap-southeast-1")
 
@@ -170,7 +170,7 @@ def test_every_http_attempt_is_recorded_retries_included(sandbox: Any) -> None:
 
 
 def test_recording_off_records_nothing_but_still_counts(kit: Any) -> None:
-    from geuse_nb.metrics import recording_disabled
+    from geuse_nb.observe.metrics import recording_disabled
 
     kit.metrics.reset()
     with recording_disabled(kit.metrics):
@@ -305,7 +305,7 @@ def test_bad_service_and_region_fail_before_any_request(kit: Any) -> None:
 
 
 def test_aws_backend_validates_regions_from_botocore_data_without_network() -> None:
-    from geuse_nb.backend import Backend
+    from geuse_nb.aws.backend import Backend
     from geuse_nb.config import resolve_settings
 
     pool = ClientPool(resolve_settings(backend="aws"), Backend(kind="aws"))
@@ -327,7 +327,7 @@ def test_aws_scope_is_the_account_and_follows_a_credential_switch(
     in-process AWS answers here, nothing leaves the process), asked again after refresh."""
     from moto import mock_aws
 
-    from geuse_nb.backend import Backend
+    from geuse_nb.aws.backend import Backend
     from geuse_nb.config import resolve_settings
 
     with mock_aws():

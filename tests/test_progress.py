@@ -13,7 +13,7 @@ import pytest
 
 from geuse_nb.config import resolve_settings
 from geuse_nb.errors import AwsCallError, UsageError
-from geuse_nb.progress import Progress, choose_frontend, describe_error
+from geuse_nb.observe.progress import Progress, choose_frontend, describe_error
 
 ESC = re.compile(r"[\x1b\r]")
 
@@ -65,7 +65,7 @@ def test_selection_rules(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_not_a_kernel_here() -> None:
-    from geuse_nb.progress import in_notebook_kernel
+    from geuse_nb.observe.progress import in_notebook_kernel
 
     assert in_notebook_kernel() is False
 
@@ -240,7 +240,7 @@ def test_real_kernel_chooses_notebook_and_leaves_static_record() -> None:
         kc.wait_for_ready(timeout=30)
         code = textwrap.dedent("""
             from geuse_nb.config import resolve_settings
-            from geuse_nb.progress import Progress
+            from geuse_nb.observe.progress import Progress
             p = Progress(resolve_settings())
             print("FRONTEND", p.frontend)
             for _ in p.bar(range(3), desc="kernel-bar"):

@@ -26,8 +26,8 @@ import pytest
 
 from geuse_nb.config import resolve_settings
 from geuse_nb.errors import UsageError
-from geuse_nb.metrics import Recorder
-from geuse_nb.report import Report
+from geuse_nb.observe.metrics import Recorder
+from geuse_nb.observe.report import Report
 
 SECTIONS = ["summary", "latency", "cache", "pool", "jobs", "resources", "errors", "settings"]
 # every src=, href= or CSS url( that is not a data: URI or a #fragment

@@ -8,7 +8,7 @@ from typing import Any
 
 from dateutil import tz
 
-from geuse_nb.responses import compact
+from geuse_nb.aws.responses import compact
 
 
 def _response(n: int) -> dict[str, Any]:

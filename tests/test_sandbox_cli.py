@@ -5,7 +5,7 @@ from __future__ import annotations
 import psutil
 import pytest
 
-from geuse_nb.cli import main
+from geuse_nb.face.cli import main
 from geuse_nb.sandbox import Sandbox
 
 

@@ -24,7 +24,7 @@ from .counters import Counters
 from .market import MarketError, Query, SpotMarket, to_xml
 from .network import NetworkModel
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 # Signing name → botocore service name, where they differ (for action validation).
 _MODEL_NAMES = {"monitoring": "cloudwatch", "email": "ses", "elasticloadbalancing": "elbv2"}

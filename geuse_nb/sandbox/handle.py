@@ -28,7 +28,7 @@ from .regions import DEFAULT_REGIONS, check_region, resolve_rtts
 if TYPE_CHECKING:
     import pandas as pd
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 START_DEADLINE = 4.0  # seconds: start() returns by then even if the home region is still warming
 READY_TIMEOUT = 30.0  # seconds to wait for the child's ports before giving up
 
@@ -143,7 +143,7 @@ class Sandbox:
         if any(self._faults.values()):
             self.set_faults(**self._faults)
         self._wait_warm(began + START_DEADLINE)
-        log.info("geuse_nb: sandbox pid %s at %s (%d regions, %.1f s)", self._pid, self._url,
+        log.info("sandbox pid %s at %s (%d regions, %.1f s)", self._pid, self._url,
                  len(self._endpoints), time.monotonic() - began)
         return self
 
@@ -172,7 +172,7 @@ class Sandbox:
             if self._info().get("ready"):
                 return
             time.sleep(0.05)
-        log.debug("geuse_nb: sandbox still warming after start(); first calls may be slower")
+        log.debug("sandbox still warming after start(); first calls may be slower")
 
     @classmethod
     def join(cls, url: str) -> Sandbox:

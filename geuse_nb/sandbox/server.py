@@ -29,7 +29,7 @@ from waitress.task import ThreadedTaskDispatcher, WSGITask
 from .app import SandboxApp
 from .network import NetworkModel
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 
 
 class StampedParser(HTTPRequestParser):

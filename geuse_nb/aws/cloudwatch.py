@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .metrics import Recorder
+    from ..observe.metrics import Recorder
 
 MAX_DATUMS_PER_REQUEST = 1000
 MAX_VALUES_PER_DATUM = 150
@@ -142,7 +142,7 @@ def batch_datums(datums: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]
 def export_cloudwatch(recorder: Recorder, client: Any, namespace: str | None = None, *,
                       precision: int | None = 3) -> dict[str, Any]:
     """PutMetricData everything in ``recorder``; returns requests sent, datums and namespace."""
-    from .errors import AwsCallError
+    from ..errors import AwsCallError
 
     namespace = namespace or recorder.namespace
     datums = build_datums(recorder, precision=precision)

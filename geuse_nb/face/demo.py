@@ -1,6 +1,6 @@
 """The main job until the runbooks exist: a real session against the embedded sandbox.
 
-``python -m geuse_nb.demo --out reports`` (what ``make demo`` runs) starts the
+``python -m geuse_nb.face.demo --out reports`` (what ``make demo`` runs) starts the
 sandbox, reads regions and spot prices across regions in parallel (twice: the
 second pass comes from the cache), runs a small dependent rollout, and saves the
 performance report as HTML, Markdown and JSON.
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import geuse_nb as gn
-from geuse_nb.jobresults import JobResults
+from geuse_nb.engine.results import JobResults
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1",
            "ap-northeast-1", "sa-east-1", "ca-central-1"]
@@ -86,7 +86,7 @@ def run(out: Path) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m geuse_nb.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m geuse_nb.face.demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("reports"),
                         help="folder for the reports (default: reports)")
     args = parser.parse_args(argv)

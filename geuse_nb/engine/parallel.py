@@ -61,17 +61,17 @@ from typing import TYPE_CHECKING, Any
 
 from joblib.parallel import ThreadingBackend
 
-from .aws_errors import is_retryable
+from ..aws.errors import is_retryable
+from ..errors import GeuseError, MissingDependencyError, UsageError
 from .dag import Graph, parse_spec
-from .errors import GeuseError, MissingDependencyError, UsageError
-from .jobresults import JobResults, Outcome, pmap_keys
+from .results import JobResults, Outcome, pmap_keys
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .metrics import Recorder
-    from .progress import Progress
+    from ..config import Settings
+    from ..observe.metrics import Recorder
+    from ..observe.progress import Progress
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 
 BACKENDS = ("threads", "dask")
 KEPT_POOLS = 4  # idle joblib pools an Engine keeps open between maps (≤ 2 per worker count)
@@ -772,7 +772,7 @@ class Engine:
         if run.interrupted:
             if not run.counts["done"]:
                 raise KeyboardInterrupt
-            log.warning("geuse_nb: %r interrupted: returning %d finished of %d jobs "
+            log.warning("%r interrupted: returning %d finished of %d jobs "
                         "(JobResults.cancelled is True)", name, run.counts["done"], len(keys))
         return results
 
@@ -830,7 +830,7 @@ class Engine:
             pool.close()
         left = self._reap(self.close_timeout)
         if left:
-            log.warning("geuse_nb: %d job thread(s) still running after %g s (timed-out or "
+            log.warning("%d job thread(s) still running after %g s (timed-out or "
                         "cancelled calls that have not returned): %s", len(left),
                         self.close_timeout, ", ".join(t.name for t in left))
 

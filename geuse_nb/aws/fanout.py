@@ -12,14 +12,14 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .parallel import Engine
+    from ..engine.parallel import Engine
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 
 
 class _FanoutCall:
@@ -127,7 +127,7 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str,
         out = pd.DataFrame(columns=["region", *varied])
     out.attrs["failed"] = failed
     if failed:
-        log.warning("geuse_nb: %s.%s failed in %d of %d (region, params) pairs: %s",
+        log.warning("%s.%s failed in %d of %d (region, params) pairs: %s",
                     service, operation, len(failed), len(jobs),
                     "; ".join(f"{f['region']}: {f['error']}" for f in failed[:5]))
     return out

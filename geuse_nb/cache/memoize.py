@@ -11,13 +11,13 @@ import functools
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
+from ..errors import UsageError
 from .keys import Scope, build_key, keyable, scope_label
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .cache import TieredCache
+    from .tiered import TieredCache
 
 
 class Memoized:

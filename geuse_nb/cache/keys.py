@@ -11,33 +11,16 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import enum
-import functools
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
+from ..kinds import snake_name
 
 KEY_VERSION = 1
-_KINDS: Mapping[tuple[str, str], str] = {
-    ("ec2", "describe_regions"): "regions",
-    ("ec2", "describe_availability_zones"): "availability_zones",
-    ("ec2", "describe_instance_types"): "instance_types",
-    ("ec2", "describe_instance_type_offerings"): "instance_types",
-    ("ec2", "describe_spot_price_history"): "spot_prices",
-}
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-
-
-@functools.lru_cache(maxsize=4096)
-def _snake(operation: str) -> str:
-    """``DescribeRegions`` / ``describe-regions`` / ``describe_regions`` → ``describe_regions``."""
-    return _CAMEL.sub("_", operation.strip()).replace("-", "_").lower()
-
-
 def _utc_iso(value: _dt.datetime) -> str:
     if value.tzinfo is None:  # botocore reads naive datetimes as UTC; so do we
         value = value.replace(tzinfo=_dt.UTC)
@@ -122,7 +105,7 @@ def make_key(*, scope: str, region: str | None, service: str, operation: str,
     and Python runs. The operation may be given in snake, CLI or API form.
     """
     service = str(service).strip().lower()
-    operation = _snake(str(operation))
+    operation = snake_name(str(operation))
     try:
         return build_key(str(scope), region, service, operation, params)
     except (TypeError, ValueError) as exc:
@@ -130,17 +113,6 @@ def make_key(*, scope: str, region: str | None, service: str, operation: str,
             f"cannot build a cache key for {service}.{operation} from params {params!r}: {exc}",
             suggestion="pass plain values (str, numbers, lists, dicts, datetimes) as parameters",
         ) from None
-
-
-def kind_of(service: str, operation: str) -> str | None:
-    """The TTL kind of an operation (``regions``, ``availability_zones``,
-    ``instance_types``, ``spot_prices``); None means the default TTL."""
-    return _KINDS.get((str(service).strip().lower(), _snake(str(operation))))
-
-
-def is_read_operation(operation: str) -> bool:
-    """True for ``describe*``/``get*``/``list*`` in snake, CLI or API form: the cacheable ones."""
-    return _snake(str(operation)).startswith(("describe_", "get_", "list_"))
 
 
 def keyable(value: Any) -> bool:

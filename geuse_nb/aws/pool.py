@@ -26,17 +26,17 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .aws_errors import EXPIRED_CODES, error_code, to_aws_error
-from .errors import UsageError, did_you_mean
+from ..errors import UsageError, did_you_mean
+from .errors import EXPIRED_CODES, error_code, to_aws_error
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..config import Settings
+    from ..observe.metrics import Recorder
     from .backend import Backend
-    from .config import Settings
-    from .metrics import Recorder
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 
 _T0 = "geuse_nb.t0"  # key of the per-attempt start time in botocore's request context
 STATS_COLUMNS = ("service", "region", "clients_created", "requests", "connections_opened",
@@ -336,7 +336,7 @@ class ClientPool:
             _install_hooks(client, entry, self.recorder)
             stat.clients_created += 1
             st.entries[key] = entry
-            log.debug("geuse_nb: pooled client %s/%s created (endpoint %s)",
+            log.debug("pooled client %s/%s created (endpoint %s)",
                       service, region, endpoint or "AWS")
             return entry
 
@@ -347,7 +347,7 @@ class ClientPool:
             stale = [k for k, e in st.entries.items() if now - e.touched > idle]
             dropped = [st.entries.pop(k) for k in stale]
         for entry in dropped:
-            log.debug("geuse_nb: dropping idle client %s/%s", entry.stat.service,
+            log.debug("dropping idle client %s/%s", entry.stat.service,
                       entry.stat.region)
             _close_client(entry.client)
 
@@ -380,7 +380,7 @@ class ClientPool:
             except (botocore.exceptions.ClientError,
                     botocore.exceptions.BotoCoreError) as exc:
                 if first and error_code(exc) in EXPIRED_CODES:
-                    log.info("geuse_nb: credentials expired; rebuilding the session")
+                    log.info("credentials expired; rebuilding the session")
                     self.refresh()
                     continue
                 raise to_aws_error(exc, "sts", "get_caller_identity", region) from exc
@@ -445,7 +445,7 @@ class ClientPool:
 
 
 def _restore_pool(settings: Settings, backend: Backend) -> ClientPool:
-    from . import shared
+    from .. import shared
 
     return shared.instance("pool", repr((settings, backend)),
                            lambda: ClientPool(settings, backend))
@@ -455,4 +455,4 @@ def _close_client(client: Any) -> None:
     try:
         client.close()
     except Exception:  # closing must not fail the caller
-        log.debug("geuse_nb: closing a client failed", exc_info=True)
+        log.debug("closing a client failed", exc_info=True)

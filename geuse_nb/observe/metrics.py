@@ -16,12 +16,12 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import UsageError
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .config import Settings
+    from ..config import Settings
 
 TABLES: dict[str, tuple[str, ...]] = {
     "api_calls": ("time", "service", "operation", "region", "latency", "attempt",
@@ -163,7 +163,7 @@ class Recorder:
 
         ``client`` defaults to ``cloudwatch_client_factory()`` (the Kit sets it).
         """
-        from .cloudwatch import export_cloudwatch
+        from ..aws.cloudwatch import export_cloudwatch
 
         if client is None:
             if self.cloudwatch_client_factory is None:
@@ -175,7 +175,7 @@ class Recorder:
 
     def to_emf(self, namespace: str | None = None) -> list[str]:
         """Everything recorded as CloudWatch Embedded Metric Format JSON lines."""
-        from .cloudwatch import to_emf
+        from ..aws.cloudwatch import to_emf
 
         return to_emf(self, namespace=namespace)
 

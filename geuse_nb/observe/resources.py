@@ -22,9 +22,9 @@ import threading
 import time
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 
 
 class ResourceSampler:
@@ -120,7 +120,7 @@ class ResourceSampler:
             try:
                 self.sample()
             except Exception:  # a failed sample must not kill sampling
-                log.debug("geuse_nb: resource sample failed", exc_info=True)
+                log.debug("resource sample failed", exc_info=True)
 
     def close(self) -> None:
         """Stop the thread promptly (Event, not sleep), join it, and take a last sample."""
@@ -131,11 +131,11 @@ class ResourceSampler:
             return
         thread.join(timeout=5.0)
         if thread.is_alive():
-            log.warning("geuse_nb: resource sampler thread did not stop within 5 s")
+            log.warning("resource sampler thread did not stop within 5 s")
         try:
             self.sample()
         except Exception:
-            log.debug("geuse_nb: final resource sample failed", exc_info=True)
+            log.debug("final resource sample failed", exc_info=True)
 
     def __enter__(self) -> ResourceSampler:
         return self.start()

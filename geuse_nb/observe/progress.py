@@ -30,14 +30,14 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
-from .errors import GeuseError, UsageError
+from ..errors import GeuseError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .config import Settings
+    from ..config import Settings
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 
 FRONTENDS = ("notebook", "tty", "plain", "quiet")
 PLAIN_INTERVAL = 10.0  # seconds between plain progress lines at most
@@ -695,7 +695,7 @@ class Progress:
     def error(self, exc: BaseException) -> dict[str, str]:
         """Show ``exc`` with its suggestion (and traceback when verbose errors are on)."""
         info = describe_error(exc, verbose=self.settings.progress_verbose_errors)
-        log.debug("geuse_nb: %s: %s", info["title"], info["message"])
+        log.debug("%s: %s", info["title"], info["message"])
         fe = self.frontend
         if fe in ("tty", "plain"):
             sink = self._text
@@ -719,7 +719,7 @@ class Progress:
 
 # ---------------------------------------------------------------- module shortcuts
 def _default() -> Progress:
-    from .config import resolve_settings
+    from ..config import resolve_settings
 
     return Progress(resolve_settings())
 

@@ -27,19 +27,20 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import keys as _keys
-from .aws_errors import EXPIRED_CODES, error_code, to_aws_error
-from .errors import UsageError, did_you_mean
+from ..cache import keys as _keys
+from ..errors import UsageError, did_you_mean
+from ..kinds import is_read_operation, kind_of
+from .errors import EXPIRED_CODES, error_code, to_aws_error
 from .responses import compact
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .cache import TieredCache
-    from .metrics import Recorder
+    from ..cache.tiered import TieredCache
+    from ..observe.metrics import Recorder
     from .pool import ClientPool
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 
 
 def _op_key(name: str) -> str:
@@ -82,7 +83,7 @@ class CallPath:
         return {"pool": self.pool, "cache": self.cache}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        from .metrics import Recorder
+        from ..observe.metrics import Recorder
 
         pool = state["pool"]
         recorder = Recorder(pool.settings)
@@ -156,9 +157,9 @@ class CallPath:
              **params: Any) -> dict[str, Any]:
         """One AWS call: validated, cached for reads, paginated and merged, recorded."""
         region, op = self.resolve(service, operation, region, params)
-        if not _keys.is_read_operation(op.snake):
+        if not is_read_operation(op.snake):
             return self._send(service, op, region, params)
-        kind = kind or _keys.kind_of(service, op.snake)
+        kind = kind or kind_of(service, op.snake)
         key = _keys.make_key(scope=self.pool.scope(), region=region,
                               service=service, operation=op.snake,
                               params=params)
@@ -180,7 +181,7 @@ class CallPath:
                 found = self.cache.lookup(key, kind=kind, allow_stale=stale_for)
                 if found.hit:
                     self.recorder.count("cache.stale_served")
-                    log.warning("geuse_nb: %s.%s in %s failed (%s); serving a cached value",
+                    log.warning("%s.%s in %s failed (%s); serving a cached value",
                                 service, op.snake, region, getattr(exc, "error_code", exc))
                     return found.value  # type: ignore[no-any-return]
             raise
@@ -206,7 +207,7 @@ class CallPath:
                                             "nothing was sent") from None
             except (bx.ClientError, bx.BotoCoreError, ConnectionError) as exc:
                 if first and error_code(exc) in EXPIRED_CODES:
-                    log.info("geuse_nb: credentials expired; rebuilding the session once")
+                    log.info("credentials expired; rebuilding the session once")
                     self.pool.refresh()
                     continue
                 raise to_aws_error(exc, service, op.snake, region) from exc

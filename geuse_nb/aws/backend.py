@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .errors import UsageError, did_you_mean
+from ..errors import UsageError, did_you_mean
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 
 # The sandbox needs some credentials to sign with; they are not secrets, and they
 # are derived here rather than stored, so nothing credential-like is pickled.

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import GeuseError, JobError
+from ..errors import GeuseError, JobError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -21,13 +21,13 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .aws_errors import suggest_for_code
-from .errors import UsageError
+from ..aws.errors import suggest_for_code
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .config import Settings
+    from ..config import Settings
     from .metrics import Recorder
 
 FORMATS = (".html", ".md", ".json")

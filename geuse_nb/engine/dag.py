@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .errors import UsageError, closest
+from ..errors import UsageError, closest
 
 Graph = dict[str, tuple[Callable[..., Any], list[str], bool]]  # name -> (fn, deps, pass_deps)
 

@@ -19,14 +19,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .errors import GeuseError
+from ..errors import GeuseError
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 STATE_FILE = "sandbox.json"
 
 
 def _state_path() -> Path:
-    from .config import resolve_settings
+    from ..config import resolve_settings
 
     return Path(resolve_settings().cache_dir) / STATE_FILE
 
@@ -47,7 +47,7 @@ def _url(args: argparse.Namespace) -> str:
 
 
 def _sandbox_start(args: argparse.Namespace) -> int:
-    from .sandbox import Sandbox
+    from ..sandbox import Sandbox
 
     regions = [r.strip() for r in args.regions.split(",") if r.strip()] if args.regions else None
     box = Sandbox(seed=args.seed, home_region=args.home_region, regions=regions, rtt=args.rtt,
@@ -61,7 +61,7 @@ def _sandbox_start(args: argparse.Namespace) -> int:
 
 
 def _sandbox_status(args: argparse.Namespace) -> int:
-    from .sandbox import Sandbox
+    from ..sandbox import Sandbox
 
     box = Sandbox.join(_url(args))
     counters = box.counters()
@@ -77,7 +77,7 @@ def _sandbox_status(args: argparse.Namespace) -> int:
 def _sandbox_stop(args: argparse.Namespace) -> int:
     import psutil
 
-    from .sandbox import Sandbox
+    from ..sandbox import Sandbox
 
     url = _url(args)
     box = Sandbox.join(url)

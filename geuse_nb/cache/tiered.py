@@ -1,7 +1,7 @@
 """Tiered cache for AWS reads: an in-memory LRU in front of a disk cache (diskcache).
 
-Keys come from ``geuse_nb.keys`` (one builder for every cached path); ``kit.cached``
-lives in ``geuse_nb.memoize``. Entries carry their own expiry (TTL by kind:
+Keys come from ``geuse_nb.cache.keys`` (one builder for every cached path); ``kit.cached``
+lives in ``geuse_nb.cache.memoize``. Entries carry their own expiry (TTL by kind:
 ``Settings.ttl_for``) and their write time, and are kept
 ``settings.stale_for(kind)`` seconds past expiry so that
 ``lookup(allow_stale=...)`` can serve a stale answer when AWS fails.
@@ -52,16 +52,16 @@ from typing import TYPE_CHECKING, Any
 import cachetools
 import diskcache
 
-from .errors import UsageError
+from ..errors import UsageError
 from .keys import Scope, make_key, scope_label
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .config import Settings
-    from .metrics import Recorder
+    from ..config import Settings
+    from ..observe.metrics import Recorder
 
-log = logging.getLogger("geuse_nb")
+log = logging.getLogger(__name__)
 
 DISK_SUBDIR = "tiered-v1"
 DEFAULT_KIND = "default"
@@ -705,7 +705,7 @@ def _call_spec(item: Any, index: int) -> dict[str, Any]:
 
 
 def _restore_cache(settings: Settings, policy: str) -> TieredCache:
-    from . import shared
+    from .. import shared
 
     return shared.instance("cache", repr((settings, policy)),
                            lambda: TieredCache(settings, disk_eviction_policy=policy))
