@@ -74,3 +74,10 @@ def cached(fn: Any = None, **kwargs: Any) -> Any:
 def report(title: str | None = None) -> Any:
     """``get_kit().report(...)``."""
     return get_kit().report(title)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext geuse_nb``: register the magics (IPython loads only here, not on import)."""
+    from .face.magics import load
+
+    load(ipython)
