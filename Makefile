@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 lint: venv
 	@echo "==> ruff check"
 	@$(VENV)/bin/ruff check .
+	@echo "==> mypy (settings in pyproject.toml)"
+	@$(VENV)/bin/mypy
 
 # The HTML report is checked in a real headless browser: Debian's chromium.
 browser:
