@@ -27,10 +27,10 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from ..errors import GeuseError, UsageError
+from ..errors import GeuseError, UsageError, did_you_mean
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -626,6 +626,225 @@ class StepTracker:
         self.close(exc)
 
 
+# ---------------------------------------------------------------- board
+BOARD_STYLES = ("ok", "bad", "warn", "busy", "dim")
+DEFAULT_BOARD_STYLES: dict[str, str] = {
+    "done": "ok", "ok": "ok", "no_changes": "ok", "failed": "bad", "timed_out": "bad",
+    "skipped": "dim", "cancelled": "dim", "rolled_back": "warn", "running": "busy",
+    "in_progress": "busy"}
+# style -> (icon, ANSI style, HTML colour)
+_BOARD_LOOK = {"ok": ("✓", "green", "#2e7d32"), "bad": ("✗", "red", "#c62828"),
+               "warn": ("!", "yellow", "#ef6c00"), "busy": ("▶", "yellow", "#1565c0"),
+               "dim": ("○", "dim", "#9e9e9e")}
+
+
+@dataclasses.dataclass
+class BoardRow:
+    """One row of a :class:`Board`: a name with its state, note and clock."""
+
+    name: str
+    state: str
+    note: str = ""
+    started: float | None = None  # time.time() when the row's clock started
+    ended: float | None = None
+    _t0: float | None = None  # monotonic twins, for durations immune to clock changes
+    _t1: float | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        if self._t0 is None:
+            return None
+        return (self._t1 if self._t1 is not None else time.monotonic()) - self._t0
+
+
+class Board:
+    """A live table, one row per name (e.g. a region): state, note and elapsed time.
+
+    ``set`` changes a row's state and note, ``start`` also starts its clock, ``finish`` stops
+    it. States are any strings (callers pass their own StrEnum); ``styles`` maps a state to
+    one of ``ok bad warn busy dim`` (see :data:`DEFAULT_BOARD_STYLES`; others are dim).
+    Thread-safe: rows may be updated from worker threads. ``close()`` is idempotent and
+    leaves the final record (a static HTML table in a notebook).
+    """
+
+    def __init__(self, progress: Progress, title: str, names: Iterable[str], *,
+                 initial: str = "queued", styles: Mapping[str, str] | None = None) -> None:
+        if isinstance(names, str):
+            raise UsageError(f"board({title!r}, names) got the string {names!r}",
+                             suggestion="pass a list of names, e.g. ['us-east-1']")
+        names = [str(n) for n in names]
+        if not names:
+            raise UsageError(f"board({title!r}, names) got no names",
+                             suggestion="pass the row names, e.g. the regions")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise UsageError(f"board({title!r}) has duplicate names: {dupes}",
+                             suggestion="give every row a unique name")
+        bad = {k: v for k, v in (styles or {}).items() if v not in BOARD_STYLES}
+        if bad:
+            key, value = next(iter(bad.items()))
+            raise UsageError(f"board style {value!r} for state {key!r} is not known"
+                             + did_you_mean(str(value), BOARD_STYLES),
+                             suggestion="use one of " + ", ".join(BOARD_STYLES))
+        self._p = progress
+        self.title = title
+        self.styles = {**DEFAULT_BOARD_STYLES, **{str(k): v for k, v in (styles or {}).items()}}
+        self.rows: dict[str, BoardRow] = {n: BoardRow(n, str(initial)) for n in names}
+        self._lock = threading.RLock()
+        self._start = time.monotonic()
+        self._handle: Any = None
+        self._drawn_lines = 0
+        self.closed = False
+        fe = progress.frontend
+        with self._lock:
+            if fe in ("tty", "plain"):
+                sink = progress._text
+                sink.line(sink.paint(f"{title} ({len(names)} rows)", "bold"))
+                if fe == "tty":
+                    self._redraw()
+            elif fe == "notebook":
+                self._handle = progress._nb.show(self._html())
+
+    # ------------------------------------------------ updates
+    def _get(self, name: str) -> BoardRow:
+        try:
+            return self.rows[str(name)]
+        except KeyError:
+            raise UsageError(f"board {self.title!r} has no row {name!r}"
+                             + did_you_mean(str(name), self.rows),
+                             suggestion="use one of the names given to board(title, names)"
+                             ) from None
+
+    def set(self, name: str, state: str, note: str = "") -> None:
+        """Set ``name``'s state and note (its clock is left as it is)."""
+        self._change(name, state, note, None)
+
+    def start(self, name: str, state: str = "running", note: str = "") -> None:
+        """Set ``name``'s state and note and start its clock."""
+        self._change(name, state, note, "start")
+
+    def finish(self, name: str, state: str, note: str = "") -> None:
+        """Set ``name``'s final state and note and stop its clock."""
+        self._change(name, state, note, "finish")
+
+    def _change(self, name: str, state: str, note: str, clock: str | None) -> None:
+        with self._lock:
+            row = self._get(name)
+            before = (row.state, row.note)
+            row.state, row.note = str(state), str(note)
+            if clock == "start":
+                row.started, row._t0, row.ended, row._t1 = (
+                    time.time(), time.monotonic(), None, None)
+            elif clock == "finish" and row._t0 is not None and row._t1 is None:
+                row.ended, row._t1 = time.time(), time.monotonic()
+            if self.closed:
+                return
+            if (row.state, row.note) != before or clock is not None:
+                self._render(row)
+
+    # ------------------------------------------------ reading
+    def style(self, state: str) -> str:
+        """The style (``ok bad warn busy dim``) of ``state``."""
+        return self.styles.get(str(state), "dim")
+
+    def summary(self) -> str:
+        """``2 done, 1 failed, 3 queued in 12.0s`` (states in order of first appearance)."""
+        counts: dict[str, int] = {}
+        for row in self.rows.values():
+            counts[row.state] = counts.get(row.state, 0) + 1
+        parts = ", ".join(f"{n} {state}" for state, n in counts.items())
+        return f"{parts} in {_fmt_seconds(time.monotonic() - self._start)}"
+
+    def frame(self) -> pd.DataFrame:
+        """One row per name: name, state, note, started, ended (UTC), seconds."""
+        import pandas as pd
+
+        with self._lock:
+            records = [{"name": r.name, "state": r.state, "note": r.note,
+                        "started": r.started, "ended": r.ended, "seconds": r.seconds}
+                       for r in self.rows.values()]
+        df = pd.DataFrame(records, columns=["name", "state", "note", "started", "ended",
+                                            "seconds"])
+        for col in ("started", "ended"):
+            df[col] = pd.to_datetime(df[col], unit="s", utc=True)
+        df["seconds"] = df["seconds"].astype(float)
+        return df
+
+    # ------------------------------------------------ drawing
+    def _row_text(self, row: BoardRow, sink: _TextSink) -> str:
+        icon, ansi, _ = _BOARD_LOOK[self.style(row.state)]
+        secs = row.seconds
+        text = f"{sink.paint(icon, ansi)} {row.name} {row.state}"
+        if secs is not None:
+            text += f" ({_fmt_seconds(secs)})"
+        if row.note:
+            text += f": {row.note}"
+        return text
+
+    def _redraw(self) -> None:
+        """Terminal: rewrite the whole table in place (cursor up over the last drawing)."""
+        sink = self._p._text
+        width = max(len(n) for n in self.rows)
+        out = [f"\x1b[{self._drawn_lines}F"] if self._drawn_lines else []
+        for row in self.rows.values():
+            icon, ansi, _ = _BOARD_LOOK[self.style(row.state)]
+            secs = _fmt_seconds(row.seconds) if row.seconds is not None else ""
+            note = f"  {row.note}" if row.note else ""
+            out.append(f"\x1b[2K  {sink.paint(icon, ansi)} {row.name:<{width}} "
+                       f"{row.state:<12} {sink.paint(f'{secs:>7}', 'dim')}{note}\n")
+        sink.raw("".join(out))
+        self._drawn_lines = len(self.rows)
+
+    def _render(self, row: BoardRow) -> None:
+        fe = self._p.frontend
+        if fe == "plain":
+            sink = self._p._text
+            sink.line(f"{self.title}: {self._row_text(row, sink)}")
+        elif fe == "tty":
+            self._redraw()
+        elif fe == "notebook":
+            self._p._nb.replace(self._handle, self._html())
+
+    def _html(self) -> str:
+        rows = []
+        for r in self.rows.values():
+            icon, _, colour = _BOARD_LOOK[self.style(r.state)]
+            secs = _fmt_seconds(r.seconds) if r.seconds is not None else ""
+            rows.append(
+                f'<tr><td style="color:{colour};font-weight:bold">{html.escape(icon)}</td>'
+                f"<td>{html.escape(r.name)}</td>"
+                f'<td style="color:{colour}">{html.escape(r.state)}</td>'
+                f'<td style="text-align:right">{secs}</td>'
+                f"<td>{html.escape(r.note)}</td></tr>")
+        head = "".join(f'<th style="text-align:left">{h}</th>'
+                       for h in ("", "name", "state", "time", "note"))
+        return (f'<div class="geuse-board" style="{_NB_STYLE}"><b>{html.escape(self.title)}'
+                f"</b> <span>{html.escape(self.summary())}</span>"
+                f'<table style="border-collapse:collapse"><tr>{head}</tr>{"".join(rows)}'
+                f"</table></div>")
+
+    def close(self) -> None:
+        """Draw the final record once (idempotent)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            fe = self._p.frontend
+            if fe in ("tty", "plain"):
+                if fe == "tty":
+                    self._redraw()
+                sink = self._p._text
+                sink.line(f"{sink.paint(self.title, 'bold')}: {self.summary()}")
+            elif fe == "notebook":
+                self._p._nb.replace(self._handle, self._html())
+
+    def __enter__(self) -> Board:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 # ---------------------------------------------------------------- errors
 def describe_error(exc: BaseException, *, verbose: bool = False) -> dict[str, str]:
     """What to show for ``exc``: title, message, suggestion and (verbose) traceback detail."""
@@ -691,6 +910,12 @@ class Progress:
     def steps(self, title: str, names: Iterable[str]) -> StepTracker:
         """A multi-step tracker (see :class:`StepTracker`)."""
         return StepTracker(self, title, names)
+
+    def board(self, title: str, names: Sequence[str], *, initial: str = "queued",
+              styles: Mapping[str, str] | None = None) -> Board:
+        """A live table, one row per name, with state, note and elapsed time (see
+        :class:`Board`)."""
+        return Board(self, title, names, initial=initial, styles=styles)
 
     def error(self, exc: BaseException) -> dict[str, str]:
         """Show ``exc`` with its suggestion (and traceback when verbose errors are on)."""
