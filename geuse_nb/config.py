@@ -1,26 +1,51 @@
 """Settings: one frozen dataclass, resolved from defaults, a tuning profile,
 the environment, ``configure()`` and explicit arguments (rising precedence).
 
+Each field is declared once, in ``Settings``: its default and a ``Meta``
+(environment names, parser, help, how the README shows the default). Parsing,
+the environment lookup, ``ENV_NAMES`` and the README's settings table
+(``settings_table()``, checked by a test) are all derived from that one
+declaration, so a new setting is one field, not five parallel tables.
+
 Environment names are the bash suite's (``CACHE_DIR``, ``PARALLEL_MAX_WORKERS``…),
-each also readable as ``GEUSE_<NAME>``, which wins. A bad value raises
-``ConfigError`` naming the variable, the value and the expected form.
+each also readable as ``GEUSE_<NAME>``, which wins; geuse-only names too generic
+to claim bare are read only with the prefix. A bad value raises ``ConfigError``
+naming the variable, the value and the expected form; an unknown setting or
+cache kind gets "did you mean".
+
+Module-level state: ``_configured`` (what ``configure()`` set, for kits made from
+now on) and, while ``debug`` is on, one stderr handler on the ``geuse_nb`` logger.
+How values are parsed lives in ``geuse_nb/_settings_parse.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import field as _field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .errors import ConfigError
+from ._settings_parse import (
+    boolean,
+    choice,
+    kind_seconds,
+    number,
+    one_of,
+    path,
+    shown_default,
+    text,
+)
+from .errors import UsageError, did_you_mean
 from .kinds import DEFAULT_KIND_TTLS
 
-BACKENDS = ("sandbox", "aws", "auto")
+KIT_BACKENDS = ("sandbox", "aws", "auto")
 RETRY_MODES = ("standard", "adaptive", "legacy")
 TUNING_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
@@ -49,41 +74,24 @@ TUNING_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     }
 )
 
-FIELD_HELP: Mapping[str, str] = MappingProxyType({
-    "cache_dir": "where the disk tier lives (created 0700)",
-    "cache_default_ttl": "seconds a cached read stays fresh when its kind has no TTL",
-    "cache_kind_ttls": "TTL per kind, e.g. `spot_prices=600,regions=3600`",
-    "cache_memory_max_items": "entries in the memory tier (LRU); 0 turns it off",
-    "cache_disk_enabled": "keep a disk tier (diskcache) behind the memory tier",
-    "cache_disk_size_limit": "bytes the disk tier may use before LRU eviction",
-    "cache_compression_enabled": "zlib-compress large values on disk",
-    "cache_stale_if_error": "serve an expired entry up to this many seconds old when AWS fails",
-    "cache_kind_stale": "that bound per kind, e.g. `regions=86400,spot_prices=0`",
-    "parallel_max_workers": "workers per map; `auto` derives them from the CPU count",
-    "parallel_job_timeout": "seconds one job may run before it is marked timed out",
-    "parallel_retry_count": "job-level retries of a retryable failure (pmap, jobs, fanout)",
-    "pool_max_connections": "HTTP connections per endpoint (botocore max_pool_connections)",
-    "pool_idle_timeout": "seconds before an unused client is dropped",
-    "pool_connection_timeout": "connect timeout, seconds",
-    "pool_read_timeout": "read timeout, seconds",
-    "pool_keep_alive": "TCP keep-alive on pooled connections",
-    "pool_retry_mode": "botocore retry mode: standard, adaptive or legacy",
-    "pool_max_attempts": "HTTP attempts per call inside botocore, first one included",
-    "progress_no_color": "no ANSI colour (also `NO_COLOR`)",
-    "progress_quiet": "no progress output at all",
-    "progress_verbose_errors": "show tracebacks under error messages",
-    "metrics_cloudwatch_export": "export metrics to CloudWatch when the kit closes",
-    "metrics_namespace": "CloudWatch namespace of exported metrics",
-    "metrics_collection_interval": "seconds between CPU/memory samples",
-    "metrics_max_rows": "rows kept per metrics table (oldest drop off)",
-    "debug": "debug logging for geuse_nb",
-    "backend": "`sandbox`, `aws`, or `auto` (aws when credentials are found)",
-    "aws_profile": "AWS profile for the aws backend",
-    "tuning_profile": "`high-volume`, `memory-constrained` or `network-limited`",
-    "sandbox_url": "join a running sandbox instead of starting one",
-    "sandbox_seed": "seed of the sandbox's spot market and faults",
-    "sandbox_home_region": "region the sandbox's latencies are measured from",
-})
+
+@dataclasses.dataclass(frozen=True)
+class Meta:
+    """Everything about a setting besides its type and default."""
+
+    env: tuple[str, ...]  # the bash suite's names; each also read as GEUSE_<NAME>, which wins
+    parse: Callable[[str, Any], Any]  # (where the value came from, raw value) -> value
+    help: str
+    prefix_only: bool = False  # read only as GEUSE_<NAME>: the bare name is someone else's
+    flag_env: tuple[str, ...] = ()  # any non-empty value means True, weakest (NO_COLOR)
+    shown: str | None = None  # the default as the README shows it, when str() will not do
+
+
+_KEY = "geuse_nb"
+
+
+def _meta(env: str, parse: Callable[[str, Any], Any], help: str, **more: Any) -> dict[str, Meta]:
+    return {_KEY: Meta(env=(env,), parse=parse, help=help, **more)}
 
 
 def _default_cache_dir() -> Path:
@@ -91,47 +99,103 @@ def _default_cache_dir() -> Path:
     return Path(base) / "geuse_nb"
 
 
+_ttl = number(float, 0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Every knob of the kit. Build with ``resolve_settings()``; change with ``configure()``."""
 
-    cache_dir: Path = dataclasses.field(default_factory=_default_cache_dir)
-    cache_default_ttl: float = 300.0
-    cache_kind_ttls: Mapping[str, float] = dataclasses.field(
-        default_factory=lambda: DEFAULT_KIND_TTLS
-    )
-    cache_memory_max_items: int = 2048
-    cache_disk_enabled: bool = True
-    cache_disk_size_limit: int = 1 << 30
-    cache_compression_enabled: bool = True
-    cache_stale_if_error: float = 0.0
-    cache_kind_stale: Mapping[str, float] = dataclasses.field(
-        default_factory=lambda: MappingProxyType({})
-    )
-    parallel_max_workers: int | None = None
-    parallel_job_timeout: float | None = 300.0
-    parallel_retry_count: int = 3
-    pool_max_connections: int = 10
-    pool_idle_timeout: float = 300.0
-    pool_connection_timeout: float = 10.0
-    pool_read_timeout: float = 60.0
-    pool_keep_alive: bool = True
-    pool_retry_mode: str = "standard"
-    pool_max_attempts: int = 3
-    progress_no_color: bool = False
-    progress_quiet: bool = False
-    progress_verbose_errors: bool = False
-    metrics_cloudwatch_export: bool = False
-    metrics_namespace: str = "GeuseNB"
-    metrics_collection_interval: float = 5.0
-    metrics_max_rows: int = 500_000
-    debug: bool = False
-    backend: str = "auto"
-    aws_profile: str | None = None
-    tuning_profile: str | None = None
-    sandbox_url: str | None = None
-    sandbox_seed: int = 42
-    sandbox_home_region: str = "us-east-1"
+    cache_dir: Path = _field(default_factory=_default_cache_dir, metadata=_meta(
+        "CACHE_DIR", path, "where the disk tier lives (created 0700)",
+        shown="`$XDG_CACHE_HOME/geuse_nb`, else ~/.cache/geuse_nb"))
+    cache_default_ttl: float = _field(default=300.0, metadata=_meta(
+        "CACHE_DEFAULT_TTL", _ttl, "seconds a cached read stays fresh when its kind has no TTL"))
+    cache_kind_ttls: Mapping[str, float] = _field(
+        default_factory=lambda: DEFAULT_KIND_TTLS, metadata=_meta(
+            "CACHE_KIND_TTLS", kind_seconds(DEFAULT_KIND_TTLS),
+            "TTL per kind, e.g. `spot_prices=600,regions=3600`; kinds are those of "
+            "`geuse_nb.kinds`", prefix_only=True))
+    cache_memory_max_items: int = _field(default=2048, metadata=_meta(
+        "CACHE_MEMORY_MAX_ITEMS", number(int, 0),
+        "entries in the memory tier (LRU); 0 turns it off"))
+    cache_disk_enabled: bool = _field(default=True, metadata=_meta(
+        "CACHE_DISK_ENABLED", boolean, "keep a disk tier (diskcache) behind the memory tier"))
+    cache_disk_size_limit: int = _field(default=1 << 30, metadata=_meta(
+        "CACHE_DISK_SIZE_LIMIT", number(int, 1 << 20),
+        "bytes the disk tier may use before LRU eviction", shown="1073741824 (1 GiB)"))
+    cache_compression_enabled: bool = _field(default=True, metadata=_meta(
+        "CACHE_COMPRESSION_ENABLED", boolean, "zlib-compress large values on disk"))
+    cache_stale_if_error: float = _field(default=0.0, metadata=_meta(
+        "CACHE_STALE_IF_ERROR", _ttl,
+        "serve an expired entry up to this many seconds old when AWS fails"))
+    cache_kind_stale: Mapping[str, float] = _field(
+        default_factory=lambda: MappingProxyType({}), metadata=_meta(
+            "CACHE_KIND_STALE", kind_seconds({}),
+            "`cache_stale_if_error` per kind, e.g. `regions=86400,spot_prices=0`",
+            prefix_only=True))
+    parallel_max_workers: int | None = _field(default=None, metadata=_meta(
+        "PARALLEL_MAX_WORKERS", number(int, 1, nullable=True),
+        "workers per map; `auto` derives them from the CPU count", shown="auto"))
+    parallel_job_timeout: float | None = _field(default=300.0, metadata=_meta(
+        "PARALLEL_JOB_TIMEOUT", number(float, 0.001, nullable=True),
+        "seconds one job may run before it is marked timed out; `off` for no limit"))
+    parallel_retry_count: int = _field(default=3, metadata=_meta(
+        "PARALLEL_RETRY_COUNT", number(int, 0),
+        "job-level retries of a retryable failure (pmap, jobs, fanout)"))
+    pool_max_connections: int = _field(default=10, metadata=_meta(
+        "POOL_MAX_CONNECTIONS", number(int, 1),
+        "HTTP connections per endpoint (botocore max_pool_connections)"))
+    pool_idle_timeout: float = _field(default=300.0, metadata=_meta(
+        "POOL_IDLE_TIMEOUT", _ttl, "seconds before an unused client is dropped"))
+    pool_connection_timeout: float = _field(default=10.0, metadata=_meta(
+        "POOL_CONNECTION_TIMEOUT", number(float, 0.001), "connect timeout, seconds"))
+    pool_read_timeout: float = _field(default=60.0, metadata=_meta(
+        "POOL_READ_TIMEOUT", number(float, 0.001), "read timeout, seconds"))
+    pool_keep_alive: bool = _field(default=True, metadata=_meta(
+        "POOL_KEEP_ALIVE", boolean, "TCP keep-alive on pooled connections"))
+    pool_retry_mode: str = _field(default="standard", metadata=_meta(
+        "POOL_RETRY_MODE", choice(RETRY_MODES),
+        "botocore retry mode: " + one_of(RETRY_MODES)))
+    pool_max_attempts: int = _field(default=3, metadata=_meta(
+        "POOL_MAX_ATTEMPTS", number(int, 1),
+        "HTTP attempts per call inside botocore, first one included"))
+    progress_no_color: bool = _field(default=False, metadata=_meta(
+        "PROGRESS_NO_COLOR", boolean, "no ANSI colour; any non-empty `NO_COLOR` also turns it "
+        "off (no-color.org)", flag_env=("NO_COLOR",)))
+    progress_quiet: bool = _field(default=False, metadata=_meta(
+        "PROGRESS_QUIET_MODE", boolean, "no progress output at all"))
+    progress_verbose_errors: bool = _field(default=False, metadata=_meta(
+        "PROGRESS_VERBOSE_ERRORS", boolean, "show tracebacks under error messages"))
+    metrics_cloudwatch_export: bool = _field(default=False, metadata=_meta(
+        "METRICS_CLOUDWATCH_EXPORT", boolean, "export metrics to CloudWatch when the kit closes"))
+    metrics_namespace: str = _field(default="GeuseNB", metadata=_meta(
+        "METRICS_NAMESPACE", text(), "CloudWatch namespace of exported metrics"))
+    metrics_collection_interval: float = _field(default=5.0, metadata=_meta(
+        "METRICS_COLLECTION_INTERVAL", number(float, 0.05), "seconds between CPU/memory samples"))
+    metrics_max_rows: int = _field(default=500_000, metadata=_meta(
+        "METRICS_MAX_ROWS", number(int, 100), "rows kept per metrics table (oldest drop off)"))
+    debug: bool = _field(default=False, metadata=_meta(
+        "DEBUG", boolean, "DEBUG logging of the `geuse_nb` logger (to stderr unless it has a "
+        "handler of its own): on when a kit with it is built or at `configure(debug=True)`, "
+        "off at `configure(debug=False)`"))
+    backend: str = _field(default="auto", metadata=_meta(
+        "BACKEND", choice(KIT_BACKENDS),
+        "`sandbox`, `aws`, or `auto` (aws when credentials are found)", prefix_only=True))
+    aws_profile: str | None = _field(default=None, metadata=_meta(
+        "AWS_PROFILE", text(nullable=True), "AWS profile for the aws backend"))
+    tuning_profile: str | None = _field(default=None, metadata=_meta(
+        "TUNING_PROFILE", choice(tuple(TUNING_PROFILES), nullable=True),
+        one_of(TUNING_PROFILES, "`{}`"), prefix_only=True))
+    sandbox_url: str | None = _field(default=None, metadata=_meta(
+        "SANDBOX_URL", text(nullable=True), "join a running sandbox instead of starting one",
+        prefix_only=True))
+    sandbox_seed: int = _field(default=42, metadata=_meta(
+        "SANDBOX_SEED", number(int, 0), "seed of the sandbox's spot market and faults",
+        prefix_only=True))
+    sandbox_home_region: str = _field(default="us-east-1", metadata=_meta(
+        "SANDBOX_HOME_REGION", text(), "region the sandbox's latencies are measured from",
+        prefix_only=True))
 
     def __getstate__(self) -> dict[str, Any]:
         state = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -165,210 +229,71 @@ class Settings:
 
 _KIND_MAPPINGS = ("cache_kind_ttls", "cache_kind_stale")
 
+# ------------------------------------------------------ derived from the declarations
 
-# ---------------------------------------------------------------- parsing
-
-
-def _bool(name: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(name, raw, "a boolean: true/false, 1/0, yes/no or on/off")
-
-
-def _number(name: str, raw: Any, kind: type, *, minimum: float, allow_none: bool) -> Any:
-    what = "whole number" if kind is int else "number"
-    if raw is None or (allow_none and str(raw).strip().lower() in ("", "none", "auto", "off")):
-        if allow_none:
-            return None
-        raise ConfigError(name, raw, f"a {what} ≥ {minimum}")
-    if isinstance(raw, bool):
-        raise ConfigError(name, raw, f"a {what} ≥ {minimum}")
-    try:
-        value = kind(raw) if kind is float else int(str(raw).strip())
-    except (TypeError, ValueError):
-        extra = " (or 'auto')" if allow_none else ""
-        raise ConfigError(name, raw, f"a {what} ≥ {minimum}{extra}") from None
-    if value != value or value < minimum:  # NaN or below range
-        raise ConfigError(name, raw, f"a {what} ≥ {minimum}")
-    return value
-
-
-def _choice(name: str, raw: Any, choices: tuple[str, ...], *, allow_none: bool = False) -> Any:
-    if raw is None and allow_none:
-        return None
-    text = str(raw).strip().lower()
-    if allow_none and text in ("", "none"):
-        return None
-    if text not in choices:
-        raise ConfigError(name, raw, "one of " + ", ".join(choices))
-    return text
-
-
-def _text(name: str, raw: Any, *, allow_none: bool = False) -> Any:
-    if raw is None and allow_none:
-        return None
-    text = str(raw).strip()
-    if not text:
-        if allow_none:
-            return None
-        raise ConfigError(name, raw, "a non-empty string")
-    return text
-
-
-def _kind_seconds(name: str, raw: Any, defaults: Mapping[str, float]) -> Mapping[str, float]:
-    """``{"spot_prices": 600}`` or ``"spot_prices=600,regions=3600"``, merged over defaults."""
-    given = raw
-    if isinstance(raw, str):
-        pairs: dict[str, Any] = {}
-        for part in filter(None, (p.strip() for p in raw.split(","))):
-            kind, sep, value = part.partition("=")
-            if not sep or not kind.strip():
-                raise ConfigError(name, raw, "comma-separated kind=seconds, e.g. spot_prices=600")
-            pairs[kind.strip()] = value
-        raw = pairs
-    if not isinstance(raw, Mapping):
-        raise ConfigError(name, raw, "a mapping of kind to seconds")
-    merged = dict(defaults)
-    for kind, value in raw.items():
-        try:
-            merged[str(kind)] = _number(name, value, float, minimum=0, allow_none=False)
-        except ConfigError:
-            raise ConfigError(name, given, f"seconds ≥ 0 for every kind ({kind!r} has "
-                                           f"{value!r}), e.g. spot_prices=600") from None
-    return MappingProxyType(merged)
-
-
-def _path(name: str, raw: Any) -> Path:
-    text = _text(name, raw)
-    return Path(os.path.expandvars(text)).expanduser()
-
-
-_Parser = Callable[[str, Any], Any]
-_PARSERS: dict[str, _Parser] = {
-    "cache_dir": _path,
-    "cache_default_ttl": lambda n, v: _number(n, v, float, minimum=0, allow_none=False),
-    "cache_kind_ttls": lambda n, v: _kind_seconds(n, v, DEFAULT_KIND_TTLS),
-    "cache_kind_stale": lambda n, v: _kind_seconds(n, v, {}),
-    "cache_memory_max_items": lambda n, v: _number(n, v, int, minimum=0, allow_none=False),
-    "cache_disk_enabled": _bool,
-    "cache_disk_size_limit": lambda n, v: _number(n, v, int, minimum=1 << 20, allow_none=False),
-    "cache_compression_enabled": _bool,
-    "cache_stale_if_error": lambda n, v: _number(n, v, float, minimum=0, allow_none=False),
-    "parallel_max_workers": lambda n, v: _number(n, v, int, minimum=1, allow_none=True),
-    "parallel_job_timeout": lambda n, v: _number(n, v, float, minimum=0.001, allow_none=True),
-    "parallel_retry_count": lambda n, v: _number(n, v, int, minimum=0, allow_none=False),
-    "pool_max_connections": lambda n, v: _number(n, v, int, minimum=1, allow_none=False),
-    "pool_idle_timeout": lambda n, v: _number(n, v, float, minimum=0, allow_none=False),
-    "pool_connection_timeout": lambda n, v: _number(n, v, float, minimum=0.001, allow_none=False),
-    "pool_read_timeout": lambda n, v: _number(n, v, float, minimum=0.001, allow_none=False),
-    "pool_keep_alive": _bool,
-    "pool_retry_mode": lambda n, v: _choice(n, v, RETRY_MODES),
-    "pool_max_attempts": lambda n, v: _number(n, v, int, minimum=1, allow_none=False),
-    "progress_no_color": _bool,
-    "progress_quiet": _bool,
-    "progress_verbose_errors": _bool,
-    "metrics_cloudwatch_export": _bool,
-    "metrics_namespace": _text,
-    "metrics_collection_interval":
-        lambda n, v: _number(n, v, float, minimum=0.05, allow_none=False),
-    "metrics_max_rows": lambda n, v: _number(n, v, int, minimum=100, allow_none=False),
-    "debug": _bool,
-    "backend": lambda n, v: _choice(n, v, BACKENDS),
-    "aws_profile": lambda n, v: _text(n, v, allow_none=True),
-    "tuning_profile": lambda n, v: _choice(n, v, tuple(TUNING_PROFILES), allow_none=True),
-    "sandbox_url": lambda n, v: _text(n, v, allow_none=True),
-    "sandbox_seed": lambda n, v: _number(n, v, int, minimum=0, allow_none=False),
-    "sandbox_home_region": _text,
-}
-
-# Environment names per field: the bash suite's names, then extra geuse-only ones.
-# Each is also read as GEUSE_<NAME>, which wins over the bare name.
+FIELD_META: Mapping[str, Meta] = MappingProxyType(
+    {f.name: f.metadata[_KEY] for f in dataclasses.fields(Settings)})
 ENV_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "cache_dir": ("CACHE_DIR",),
-        "cache_default_ttl": ("CACHE_DEFAULT_TTL",),
-        "cache_kind_ttls": ("CACHE_KIND_TTLS",),
-        "cache_kind_stale": ("CACHE_KIND_STALE",),
-        "cache_memory_max_items": ("CACHE_MEMORY_MAX_ITEMS",),
-        "cache_disk_enabled": ("CACHE_DISK_ENABLED",),
-        "cache_disk_size_limit": ("CACHE_DISK_SIZE_LIMIT",),
-        "cache_compression_enabled": ("CACHE_COMPRESSION_ENABLED",),
-        "cache_stale_if_error": ("CACHE_STALE_IF_ERROR",),
-        "parallel_max_workers": ("PARALLEL_MAX_WORKERS",),
-        "parallel_job_timeout": ("PARALLEL_JOB_TIMEOUT",),
-        "parallel_retry_count": ("PARALLEL_RETRY_COUNT",),
-        "pool_max_connections": ("POOL_MAX_CONNECTIONS",),
-        "pool_idle_timeout": ("POOL_IDLE_TIMEOUT",),
-        "pool_connection_timeout": ("POOL_CONNECTION_TIMEOUT",),
-        "pool_read_timeout": ("POOL_READ_TIMEOUT",),
-        "pool_keep_alive": ("POOL_KEEP_ALIVE",),
-        "pool_retry_mode": ("POOL_RETRY_MODE",),
-        "pool_max_attempts": ("POOL_MAX_ATTEMPTS",),
-        "progress_no_color": ("PROGRESS_NO_COLOR",),
-        "progress_quiet": ("PROGRESS_QUIET_MODE",),
-        "progress_verbose_errors": ("PROGRESS_VERBOSE_ERRORS",),
-        "metrics_cloudwatch_export": ("METRICS_CLOUDWATCH_EXPORT",),
-        "metrics_namespace": ("METRICS_NAMESPACE",),
-        "metrics_collection_interval": ("METRICS_COLLECTION_INTERVAL",),
-        "metrics_max_rows": ("METRICS_MAX_ROWS",),
-        "debug": ("DEBUG",),
-        "backend": ("BACKEND",),
-        "aws_profile": ("AWS_PROFILE",),
-        "tuning_profile": ("TUNING_PROFILE",),
-        "sandbox_url": ("SANDBOX_URL",),
-        "sandbox_seed": ("SANDBOX_SEED",),
-        "sandbox_home_region": ("SANDBOX_HOME_REGION",),
-    }
-)
-
-# Names read only with the GEUSE_ prefix: bare AWS_PROFILE belongs to boto3 itself,
-# and BACKEND/SANDBOX_* are too generic to claim without a prefix.
-_PREFIX_ONLY = frozenset({"backend", "tuning_profile", "sandbox_url", "sandbox_seed",
-                          "sandbox_home_region", "cache_kind_ttls", "cache_kind_stale"})
+    {name: meta.env for name, meta in FIELD_META.items()})
 
 
 def env_names(field: str) -> tuple[str, ...]:
-    """Environment variable names for ``field``, strongest first."""
-    names = ENV_NAMES[field]
-    prefixed = tuple(f"GEUSE_{n}" for n in names)
-    if field in _PREFIX_ONLY:
-        return prefixed
-    if field == "aws_profile":
-        return (*prefixed, "AWS_PROFILE")
-    return prefixed + names
+    """Environment variable names for ``field``, strongest first (``NO_COLOR``-style
+    flags, weaker still, are in ``FIELD_META[field].flag_env``)."""
+    meta = FIELD_META[field]
+    prefixed = tuple(f"GEUSE_{n}" for n in meta.env)
+    return prefixed if meta.prefix_only else prefixed + meta.env
 
 
-def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for field in ENV_NAMES:
+def _from_env(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
+    found: dict[str, tuple[str, Any]] = {}
+    for field, meta in FIELD_META.items():
         for name in env_names(field):
             if name in environ:
                 found[field] = (name, environ[name])
                 break
-    # NO_COLOR (no-color.org): any non-empty value turns colour off.
-    if environ.get("NO_COLOR") and "progress_no_color" not in found:
-        found["progress_no_color"] = ("NO_COLOR", "1")
+        else:
+            flag = next((n for n in meta.flag_env if environ.get(n)), None)
+            if flag:
+                found[field] = (flag, True)
     return found
 
 
-_FIELDS = {f.name for f in dataclasses.fields(Settings)}
+def settings_table() -> str:
+    """The README's settings table, rendered from the declarations (a test checks that
+    README.md contains exactly this)."""
+    rows = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        meta: Meta = f.metadata[_KEY]
+        names = ", ".join(f"`{n}`" for n in (*env_names(f.name), *meta.flag_env))
+        if meta.shown is not None:
+            default = meta.shown
+        else:
+            factory: Callable[[], Any] | Any = f.default_factory
+            value = factory() if callable(factory) else f.default
+            default = shown_default(value)
+        cells = (f"`{f.name}`", names, default, meta.help)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+# ------------------------------------------------------------------ resolution
+
 _lock = threading.RLock()
-_configured: dict[str, Any] = {}
+_configured: dict[str, Any] = {}  # module-level state: configure()'s changes
 
 
 def _check_names(values: Mapping[str, Any], where: str) -> None:
-    unknown = sorted(set(values) - _FIELDS)
+    unknown = sorted(set(values) - set(FIELD_META))
     if unknown:
-        from .errors import UsageError, did_you_mean
-
-        said = ", ".join(f"{n!r}{did_you_mean(n, _FIELDS, 1)}" for n in unknown)
+        said = ", ".join(f"{n!r}{did_you_mean(n, FIELD_META, 1)}" for n in unknown)
         raise UsageError(f"{where}: unknown setting {said}",
                          suggestion="see geuse_nb.Settings for the field names")
+
+
+def _profile(source: str, raw: Any) -> Mapping[str, Any]:
+    name = FIELD_META["tuning_profile"].parse(source, raw)
+    return TUNING_PROFILES[name] if name else {}
 
 
 def resolve_settings(
@@ -380,12 +305,11 @@ def resolve_settings(
     """
     _check_names(explicit, "settings")
     if base is not None:
-        values = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
-        profile = explicit.get("tuning_profile")
-        if profile:
-            values.update(TUNING_PROFILES[_PARSERS["tuning_profile"]("tuning_profile", profile)])
-        values.update(explicit)
-        return _build({k: (k, v) for k, v in values.items()})
+        given = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+        if explicit.get("tuning_profile"):
+            given.update(_profile("tuning_profile", explicit["tuning_profile"]))
+        given.update(explicit)
+        return _build({k: (k, v) for k, v in given.items()})
 
     env = _from_env(os.environ if environ is None else environ)
     with _lock:
@@ -395,33 +319,28 @@ def resolve_settings(
     layered.update({k: (k, v) for k, v in explicit.items()})
 
     profile_raw = layered.get("tuning_profile") or env.get("tuning_profile")
-    profile_name = (
-        _PARSERS["tuning_profile"](profile_raw[0], profile_raw[1]) if profile_raw else None
-    )
     values: dict[str, tuple[str, Any]] = {}
-    if profile_name:
-        for k, v in TUNING_PROFILES[profile_name].items():
-            values[k] = (f"tuning profile {profile_name!r}", v)
+    if profile_raw:
+        profile = _profile(*profile_raw)
+        where = f"tuning profile {profile_raw[1]!r}"
+        values.update({k: (where, v) for k, v in profile.items()})
     values.update(env)
     values.update(layered)
     return _build(values)
 
 
 def _build(values: Mapping[str, tuple[str, Any]]) -> Settings:
-    parsed: dict[str, Any] = {}
-    for field, (source, raw) in values.items():
-        if raw is None and field in ("parallel_max_workers", "parallel_job_timeout",
-                                     "aws_profile", "tuning_profile", "sandbox_url"):
-            parsed[field] = None
-            continue
-        parsed[field] = _PARSERS[field](source, raw)
-    return Settings(**parsed)
+    return Settings(**{field: FIELD_META[field].parse(source, raw)
+                       for field, (source, raw) in values.items()})
 
 
 def configure(**changes: Any) -> Settings:
     """Change settings for every Kit created from now on; returns the resolved Settings.
 
-    ``configure(name=None)`` forgets an earlier ``configure`` of ``name``.
+    ``configure(name=None)`` forgets an earlier ``configure`` of ``name``;
+    ``configure(debug=...)`` also turns ``geuse_nb`` debug logging on or off now
+    (``debug=None``, ``reset_configuration()`` and leaving a ``settings_context``
+    that set it turn it off again).
     """
     _check_names(changes, "configure()")
     resolve_settings(**{k: v for k, v in changes.items() if v is not None})  # validate first
@@ -431,7 +350,26 @@ def configure(**changes: Any) -> Settings:
                 _configured.pop(key, None)
             else:
                 _configured[key] = value
+    if "debug" in changes:
+        _configured_debug()
     return resolve_settings()
+
+
+def _configured_debug() -> None:
+    """Debug logging as configure() now says (forgotten = off; the environment's
+    ``GEUSE_DEBUG`` acts when a kit is built)."""
+    with _lock:
+        raw = _configured.get("debug", False)
+    debug_logging(FIELD_META["debug"].parse("configure(debug=...)", raw))
+
+
+def _restore(saved: Mapping[str, Any]) -> None:
+    with _lock:
+        debug_changed = _configured.get("debug") != saved.get("debug")
+        _configured.clear()
+        _configured.update(saved)
+    if debug_changed:
+        _configured_debug()
 
 
 @contextlib.contextmanager
@@ -443,12 +381,47 @@ def settings_context(**changes: Any) -> Iterator[Settings]:
     try:
         yield configure(**changes)
     finally:
-        with _lock:
-            _configured.clear()
-            _configured.update(saved)
+        _restore(saved)
 
 
 def reset_configuration() -> None:
     """Forget everything set with ``configure()`` (tests and notebooks starting over)."""
-    with _lock:
-        _configured.clear()
+    _restore({})
+
+
+# ------------------------------------------------------------------ debug logging
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record arrives: a notebook kernel and
+    pytest replace it after import."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def debug_logging(on: bool) -> None:
+    """Turn DEBUG logging of the ``geuse_nb`` logger on or off (the ``debug`` setting).
+
+    On: level DEBUG, and a stderr handler unless the logger has a handler of its own
+    (the package's ``NullHandler`` does not count). Off: that handler removed and the
+    level back to NOTSET (inherit). Idempotent; logging is per process, so a kit built
+    with ``debug=True`` turns it on and only ``configure(debug=False)`` turns it off.
+    """
+    logger = logging.getLogger("geuse_nb")
+    ours = [h for h in logger.handlers if isinstance(h, _StderrHandler)]
+    if on:
+        logger.setLevel(logging.DEBUG)
+        theirs = [h for h in logger.handlers
+                  if not isinstance(h, logging.NullHandler | _StderrHandler)]
+        if not ours and not theirs:
+            handler = _StderrHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter(
+                "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            logger.addHandler(handler)
+        return
+    for handler in ours:
+        logger.removeHandler(handler)
+    if logger.level == logging.DEBUG:
+        logger.setLevel(logging.NOTSET)

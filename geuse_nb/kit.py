@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import shared
 from .aws.backend import Backend, aws_credentials_available, aws_region
-from .config import Settings, resolve_settings
+from .config import Settings, debug_logging, resolve_settings
 from .errors import UsageError
 from .observe.metrics import Recorder
 
@@ -50,6 +50,8 @@ class Kit:
         if backend is not None:
             overrides["backend"] = backend
         self.settings = settings.replace(**overrides) if settings else resolve_settings(**overrides)
+        if self.settings.debug:
+            debug_logging(True)  # logging is per process: a kit turns it on, never off
         self._closed = False
         self._close_lock = threading.Lock()
         self.metrics = Recorder(self.settings, kit_name=name)

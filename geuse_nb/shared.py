@@ -3,8 +3,12 @@
 A task sent to a joblib process or a Dask worker carries the kit (or its pool or
 cache) as a description: settings and backend, never clients or credentials.
 Unpickling a thousand tasks must not build a thousand clients, so every
-description resolves to one instance per process, kept here. This registry and the
-default Kit are the package's only module-level state.
+description resolves to one instance per process, kept here.
+
+The package's module-level state, all of it: this registry; the default Kit
+(``kit._default``); what ``configure()`` set (``config._configured``, plus the
+stderr handler the ``debug`` setting adds to the ``geuse_nb`` logger); and the
+engine's per-thread "inside a job" flag (nested maps get their own pool).
 """
 
 from __future__ import annotations

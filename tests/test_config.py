@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import geuse_nb as gn
-from geuse_nb.config import ENV_NAMES, env_names, resolve_settings
+from geuse_nb.config import (
+    ENV_NAMES,
+    FIELD_META,
+    debug_logging,
+    env_names,
+    resolve_settings,
+    settings_table,
+)
+from geuse_nb.kinds import KIND_NAMES
 
 # field: (documented default, a good env value, what it parses to, a bad env value)
 CASES = {
@@ -220,3 +231,149 @@ def test_readme_documents_every_setting_and_env_name() -> None:
         assert f"`{field}`" in readme, field
         for name in env_names(field):
             assert f"`{name}`" in readme, name
+
+
+# ---------------------------------------------------------------- one declaration per field
+
+
+def _readme_settings_table() -> str:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    lines = section.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| setting |"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(lines[start:end]) + "\n"
+
+
+def test_readme_settings_table_is_the_rendered_declarations() -> None:
+    """README.md holds exactly the table the declarations render: no row can drift.
+    Regenerate with: python -c 'from geuse_nb.config import settings_table as t; print(t())'"""
+    rendered = settings_table()
+    assert _readme_settings_table() == rendered
+    rows = rendered.splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == [
+        f"| `{f.name}`" for f in dataclasses.fields(gn.Settings)]
+
+
+def test_table_shows_kind_ttls_from_the_kinds_table() -> None:
+    row = next(r for r in settings_table().splitlines() if r.startswith("| `cache_kind_ttls`"))
+    assert "regions, availability_zones 24 h; instance_types, spot_prices 1 h" in row
+
+
+@pytest.mark.parametrize("field", sorted(CASES))
+def test_declared_default_parses_to_itself(field: str) -> None:
+    """The declared parser accepts the declared default unchanged (they cannot disagree)."""
+    value = getattr(resolve_settings(environ={}), field)
+    assert FIELD_META[field].parse(field, value) == value
+    assert FIELD_META[field].help.strip()
+
+
+def test_env_names_are_unique_and_prefix_only_ones_are_not_read_bare() -> None:
+    every = [name for field in FIELD_META for name in env_names(field)]
+    assert len(every) == len(set(every))
+    for field, meta in FIELD_META.items():
+        names = env_names(field)
+        assert names[0] == "GEUSE_" + meta.env[0]
+        assert (meta.env[0] in names) is (not meta.prefix_only), field
+        if meta.prefix_only:  # a generic bare name (BACKEND, SANDBOX_URL) is ignored
+            good = CASES[field][1]
+            assert getattr(resolve_settings(environ={meta.env[0]: good}), field) == (
+                getattr(resolve_settings(environ={}), field))
+
+
+# ---------------------------------------------------------------- cache kinds
+
+
+@pytest.mark.parametrize("field", ["cache_kind_ttls", "cache_kind_stale"])
+@pytest.mark.parametrize("given", ["spot_price=60", {"spot_price": 60}])
+def test_unknown_cache_kind_suggests_closest(field: str, given: object) -> None:
+    with pytest.raises(gn.ConfigError) as err:
+        resolve_settings(environ={}, **{field: given})
+    assert err.value.name == field and err.value.value == given
+    assert "did you mean 'spot_prices'" in str(err.value)
+    for kind in KIND_NAMES:
+        assert kind in err.value.expected
+
+
+def test_unknown_cache_kind_in_env_and_configure_is_refused() -> None:
+    env = {"GEUSE_CACHE_KIND_TTLS": "regions=60,instance_type=5"}
+    with pytest.raises(gn.ConfigError, match=r"GEUSE_CACHE_KIND_TTLS.*'instance_types'"):
+        resolve_settings(environ=env)
+    with pytest.raises(gn.ConfigError, match="did you mean 'regions'"):
+        gn.configure(cache_kind_stale={"region": 5})
+    assert resolve_settings(environ={}).cache_kind_stale == {}
+
+
+def test_known_kinds_are_accepted_as_enum_or_name() -> None:
+    from geuse_nb.kinds import Kind
+
+    settings = resolve_settings(environ={}, cache_kind_ttls={Kind.REGIONS: 5, "spot_prices": 6})
+    assert settings.ttl_for("regions") == 5.0 and settings.ttl_for(Kind.SPOT_PRICES) == 6.0
+
+
+# ---------------------------------------------------------------- the debug setting
+
+_PKG = logging.getLogger("geuse_nb")
+
+
+@pytest.fixture()
+def clean_debug() -> Iterator[None]:
+    handlers, level = list(_PKG.handlers), _PKG.level
+    yield
+    debug_logging(False)
+    _PKG.handlers[:] = handlers
+    _PKG.setLevel(level)
+
+
+def _ours() -> list[logging.Handler]:
+    return [h for h in _PKG.handlers if not isinstance(h, logging.NullHandler)]
+
+
+@pytest.mark.usefixtures("clean_debug")
+def test_configure_debug_logs_to_stderr_and_turns_off(capsys: pytest.CaptureFixture[str]) -> None:
+    child = logging.getLogger("geuse_nb.some.module")
+    child.debug("before")
+    gn.configure(debug=True)
+    gn.configure(debug=True)  # idempotent: one handler
+    assert _PKG.getEffectiveLevel() == logging.DEBUG and len(_ours()) == 1
+    child.debug("while debugging %d", 42)
+    gn.configure(debug=False)
+    child.debug("after")
+    err = capsys.readouterr().err
+    assert "while debugging 42" in err and "geuse_nb.some.module" in err and "DEBUG" in err
+    assert "before" not in err and "after" not in err
+    assert _ours() == [] and _PKG.level == logging.NOTSET
+
+
+@pytest.mark.usefixtures("clean_debug")
+def test_debug_keeps_a_handler_of_its_own() -> None:
+    mine = logging.StreamHandler()
+    _PKG.addHandler(mine)
+    gn.configure(debug=True)
+    assert _ours() == [mine] and _PKG.level == logging.DEBUG
+
+
+@pytest.mark.usefixtures("clean_debug")
+def test_settings_context_and_reset_restore_debug() -> None:
+    with gn.settings_context(debug=True):
+        assert _PKG.level == logging.DEBUG
+    assert _PKG.level == logging.NOTSET and _ours() == []
+    gn.configure(debug=True)
+    gn.reset_configuration()
+    assert _PKG.level == logging.NOTSET and _ours() == []
+    gn.configure(debug="yes")
+    assert _PKG.level == logging.DEBUG
+    gn.configure(debug=None)  # forgotten: off
+    assert _PKG.level == logging.NOTSET and _ours() == []
+
+
+@pytest.mark.usefixtures("clean_debug")
+def test_a_kit_built_with_debug_turns_it_on(sandbox: Any, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    with gn.Kit("quiet", backend="sandbox", sandbox=sandbox, progress_quiet=True):
+        assert _PKG.level == logging.NOTSET and _ours() == []
+    monkeypatch.setenv("GEUSE_DEBUG", "1")
+    with gn.Kit("loud", backend="sandbox", sandbox=sandbox, progress_quiet=True) as kit:
+        assert _PKG.level == logging.DEBUG and len(_ours()) == 1
+        kit.call("sts", "get_caller_identity")
+    assert "geuse_nb." in capsys.readouterr().err  # the call path's own debug lines
