@@ -1,6 +1,6 @@
 """How a setting's raw value (an environment string, or whatever Python was passed)
-becomes its typed value; private to ``geuse_nb.config``, whose field declarations
-name these parsers.
+becomes its typed value, and how the README shows a default; private to
+``geuse_nb.config``, whose field declarations name these parsers.
 
 A parser is ``(source, raw) -> value``: ``source`` is where the value came from
 (an environment name, ``configure(x=...)``, a tuning profile) and is what a
@@ -16,8 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .errors import ConfigError, did_you_mean
-from .kinds import KIND_NAMES
+from ..errors import ConfigError, did_you_mean
+from ..kinds import KIND_NAMES
 
 Parser = Callable[[str, Any], Any]
 

@@ -15,16 +15,16 @@ cache kind gets "did you mean".
 
 Module-level state: ``_configured`` (what ``configure()`` set, for kits made from
 now on) and, while ``debug`` is on, one stderr handler on the ``geuse_nb`` logger.
-How values are parsed lives in ``geuse_nb/_settings_parse.py``.
+A package so that its helpers stay private to it: ``_parse`` (how raw values
+become typed ones) and ``_logging`` (what ``debug`` does); ``from geuse_nb.config
+import ...`` names everything public.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import field as _field
@@ -32,7 +32,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ._settings_parse import (
+from ..errors import UsageError, did_you_mean
+from ..kinds import DEFAULT_KIND_TTLS
+from ._logging import debug_logging
+from ._parse import (
     boolean,
     choice,
     kind_seconds,
@@ -42,8 +45,6 @@ from ._settings_parse import (
     shown_default,
     text,
 )
-from .errors import UsageError, did_you_mean
-from .kinds import DEFAULT_KIND_TTLS
 
 KIT_BACKENDS = ("sandbox", "aws", "auto")
 RETRY_MODES = ("standard", "adaptive", "legacy")
@@ -387,41 +388,3 @@ def settings_context(**changes: Any) -> Iterator[Settings]:
 def reset_configuration() -> None:
     """Forget everything set with ``configure()`` (tests and notebooks starting over)."""
     _restore({})
-
-
-# ------------------------------------------------------------------ debug logging
-
-
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is when a record arrives: a notebook kernel and
-    pytest replace it after import."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.stream = sys.stderr
-        super().emit(record)
-
-
-def debug_logging(on: bool) -> None:
-    """Turn DEBUG logging of the ``geuse_nb`` logger on or off (the ``debug`` setting).
-
-    On: level DEBUG, and a stderr handler unless the logger has a handler of its own
-    (the package's ``NullHandler`` does not count). Off: that handler removed and the
-    level back to NOTSET (inherit). Idempotent; logging is per process, so a kit built
-    with ``debug=True`` turns it on and only ``configure(debug=False)`` turns it off.
-    """
-    logger = logging.getLogger("geuse_nb")
-    ours = [h for h in logger.handlers if isinstance(h, _StderrHandler)]
-    if on:
-        logger.setLevel(logging.DEBUG)
-        theirs = [h for h in logger.handlers
-                  if not isinstance(h, logging.NullHandler | _StderrHandler)]
-        if not ours and not theirs:
-            handler = _StderrHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter(
-                "%(asctime)s %(levelname)s %(name)s: %(message)s"))
-            logger.addHandler(handler)
-        return
-    for handler in ours:
-        logger.removeHandler(handler)
-    if logger.level == logging.DEBUG:
-        logger.setLevel(logging.NOTSET)
