@@ -17,6 +17,8 @@ from geuse_nb.errors import UsageError
 from geuse_nb.observe.progress import Progress
 
 ESC = re.compile(r"[\x1b\r]")
+ESC_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+UP3 = "\x1b[F" * 3  # cursor up three lines: back over a three-row table
 REGIONS = ["us-east-1", "eu-west-1", "ap-south-1"]
 
 
@@ -113,14 +115,14 @@ def test_terminal_redraws_in_place() -> None:
     assert p.frontend == "tty"
     check_frame(drive(p))
     text = out.getvalue()
-    assert "\x1b[3F" in text  # cursor back up over the 3 rows to redraw them
+    assert UP3 in text  # cursor back up over the 3 rows to redraw them
     assert "\x1b[32m✓" in text and "\x1b[31m✗" in text  # coloured icons
-    final = text.rsplit("\x1b[3F", 1)[1]  # the last drawing
+    final = text.rsplit(UP3, 1)[1]  # the last drawing
     assert "us-east-1" in final and "rolled_back" in final and "tolerance exceeded" in final
     assert "1 done, 1 rolled_back, 1 skipped" in final
     out = Tty()
     drive(Progress(loud(progress_no_color=True), file=out))
-    assert "\x1b[3" not in out.getvalue().replace("\x1b[3F", "")  # no colour, still redrawn
+    assert UP3 in out.getvalue() and "\x1b[3" not in out.getvalue()  # no colour, redrawn
 
 
 def test_quiet_draws_nothing_but_keeps_the_frame() -> None:
@@ -166,7 +168,7 @@ def test_styles_override_and_validation() -> None:
     assert "ok, bad, warn, busy, dim" in info.value.suggestion
     with pytest.raises(UsageError, match="duplicate"):
         p.board("b", ["a", "a"])
-    with pytest.raises(UsageError, match="no names"):
+    with pytest.raises(UsageError, match="no row names"):
         p.board("b", [])
     with pytest.raises(UsageError, match="string"):
         p.board("b", "us-east-1")
@@ -204,3 +206,18 @@ def test_changes_after_close_are_kept_but_not_drawn() -> None:
     n = len(out.getvalue())
     b.finish("a", "done")
     assert len(out.getvalue()) == n and b.frame()["state"].tolist() == ["done"]
+
+
+def test_terminal_draws_afresh_below_other_output_and_fits_the_width() -> None:
+    out = Tty()
+    p = Progress(loud(), file=out)
+    with p.board("b", ["a", "b"]) as b:
+        b.start("a")
+        p.error(ValueError("in between"))  # written below the table
+        mark = len(out.getvalue())
+        b.finish("a", "done", "x" * 500)
+    after = out.getvalue()[mark:]
+    assert not after.startswith("\x1b[F")  # not drawn over the error: drawn below it
+    assert "\x1b[F\x1b[F" in after  # the next change redraws in place again
+    widest = max(len(ESC_CODES.sub("", ln)) for ln in after.splitlines())
+    assert widest < 120  # a StringIO has no size: the default width, minus one
