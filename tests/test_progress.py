@@ -247,6 +247,9 @@ def test_real_kernel_chooses_notebook_and_leaves_static_record() -> None:
                 pass
             with p.spinner("kernel-spin"):
                 pass
+            with p.board("kernel-board", ["us-east-1", "eu-west-1"]) as b:
+                b.start("us-east-1")
+                b.finish("us-east-1", "done", "kernel-note")
         """)
         outputs: list[dict[str, Any]] = []
         reply = kc.execute_interactive(code, timeout=30,
@@ -265,3 +268,5 @@ def test_real_kernel_chooses_notebook_and_leaves_static_record() -> None:
                if m["msg_type"] == "update_display_data"]
     assert any("kernel-bar" in u and "3/3" in u for u in updates), updates
     assert any("kernel-spin" in u and "✓" in u for u in updates), updates
+    boards = [u for u in updates if "kernel-board" in u]
+    assert boards and "kernel-note" in boards[-1] and "<table" in boards[-1], updates

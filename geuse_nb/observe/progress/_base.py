@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import abc
 import enum
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -160,7 +159,6 @@ class Renderer(abc.ABC):
     def __init__(self, settings: Settings, *, file: IO[str] | None = None,
                  display: Callable[..., Any] | None = None) -> None:
         self.settings = settings
-        self.lock = threading.RLock()
 
     @abc.abstractmethod
     def bar(self, iterable: Iterable[Any] | None, desc: str | None, total: float | None,
