@@ -1,7 +1,8 @@
 """Parallel engine benchmark: wall time vs the ideal and the serial loop, per-job overhead vs
 a hand-written ThreadPoolExecutor, and the CPU both processes used, measured side by side.
 
-    .venv/bin/python -m bench.bench_parallel
+    .venv/bin/python -m bench.bench_parallel            # everything
+    .venv/bin/python -m bench.bench_parallel overhead   # only the no-op engine overhead
 
 The ideal ``ceil(64/16) × one call`` assumes infinite CPU; the client and sandbox CPU
 printed per call show how close the 2 cores of a small machine are to saturation. Warm-up
@@ -138,33 +139,61 @@ def main() -> dict[str, float]:
             "bench", backend="sandbox", sandbox=box, progress_quiet=True) as kit, \
             ThreadPoolExecutor(WORKERS) as pool:
         workloads = {label: _workload(kit, box, pool, label) for label in OPERATIONS}
-
-        items = list(range(TRIVIAL))
-        noop = lambda x: x  # noqa: E731
-        t_noop_tpe = median_seconds(lambda: list(pool.map(noop, items)), 3)
-        t_noop_pmap = median_seconds(lambda: kit.pmap(noop, items, n_jobs=WORKERS), 3)
-        t_noop_pmap_nt = median_seconds(
-            lambda: kit.pmap(noop, items, n_jobs=WORKERS, timeout=None), 3)
-        small = range(WORKERS)
-        t_small = median_seconds(lambda: kit.pmap(noop, small, n_jobs=WORKERS), 15)
-        t_small_paused = median_seconds(lambda: kit.pmap(noop, small, n_jobs=WORKERS), 15,
-                                        pause=0.03)
-        t_small_tpe = median_seconds(lambda: list(pool.map(noop, small)), 15)
+        overhead = _overhead(kit, pool)
 
     for label, f in workloads.items():
         figures.update({f"{label}.{k}": v for k, v in f.items()})
-    figures.update({
+    figures.update(overhead)
+    figures["bench_seconds"] = time.perf_counter() - began
+    print(f"parallel engine benchmark ({os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.2f})")
+    for label, f in workloads.items():
+        _print_workload(label, f)
+    _print_overhead(figures)
+    print(f"\nbench took {figures['bench_seconds']:.0f} s")
+    return figures
+
+
+def overhead() -> dict[str, float]:
+    """Only the engine's own cost (no-op jobs): per job, and per small map."""
+    import geuse_nb as gn
+    from geuse_nb.sandbox import Sandbox
+
+    logging.getLogger("geuse_nb").setLevel(logging.ERROR)
+    with Sandbox(seed=7) as box, gn.Kit("bench", backend="sandbox", sandbox=box,
+                                        progress_quiet=True) as kit, \
+            ThreadPoolExecutor(WORKERS) as pool:
+        figures = _overhead(kit, pool)
+    print(f"parallel engine overhead ({os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.2f})")
+    _print_overhead(figures)
+    return figures
+
+
+def _overhead(kit: Any, pool: ThreadPoolExecutor) -> dict[str, float]:
+    """No-op maps through kit.pmap and a reused ThreadPoolExecutor: the difference is the
+    engine's cost (retries, timeouts, status line, jobs table)."""
+    items = list(range(TRIVIAL))
+    noop = lambda x: x  # noqa: E731
+    t_noop_tpe = median_seconds(lambda: list(pool.map(noop, items)), 3)
+    t_noop_pmap = median_seconds(lambda: kit.pmap(noop, items, n_jobs=WORKERS), 3)
+    t_noop_pmap_nt = median_seconds(
+        lambda: kit.pmap(noop, items, n_jobs=WORKERS, timeout=None), 3)
+    small = range(WORKERS)
+    t_small = median_seconds(lambda: kit.pmap(noop, small, n_jobs=WORKERS), 15)
+    t_small_paused = median_seconds(lambda: kit.pmap(noop, small, n_jobs=WORKERS), 15,
+                                    pause=0.03)
+    t_small_tpe = median_seconds(lambda: list(pool.map(noop, small)), 15)
+    return {
         "overhead_per_job_us": (t_noop_pmap - t_noop_tpe) / TRIVIAL * 1e6,
         "overhead_per_job_no_timeout_us": (t_noop_pmap_nt - t_noop_tpe) / TRIVIAL * 1e6,
         "fixed_cost_per_map_ms": t_small * 1e3,
         "fixed_cost_per_map_paused_ms": t_small_paused * 1e3,
         "threadpool_small_map_ms": t_small_tpe * 1e3,
-        "bench_seconds": time.perf_counter() - began,
-    })
-    print(f"parallel engine benchmark ({os.cpu_count()} cores, load average "
-          f"{os.getloadavg()[0]:.2f})")
-    for label, f in workloads.items():
-        _print_workload(label, f)
+    }
+
+
+def _print_overhead(figures: dict[str, float]) -> None:
     print("\nengine overhead (no-op jobs)")
     rows = [
         (f"per job, {TRIVIAL} no-op jobs", f"{figures['overhead_per_job_us']:8.1f} µs",
@@ -172,15 +201,17 @@ def main() -> dict[str, float]:
         ("  same, timeout=None", f"{figures['overhead_per_job_no_timeout_us']:8.1f} µs", ""),
         (f"{WORKERS}-job no-op map, back to back", f"{figures['fixed_cost_per_map_ms']:8.1f} ms",
          "(2 kept pools alternate: joblib hands one back ≤ 10 ms late)"),
-        (f"{WORKERS}-job no-op map, 30 ms apart", f"{t_small_paused * 1e3:8.1f} ms",
+        (f"{WORKERS}-job no-op map, 30 ms apart",
+         f"{figures['fixed_cost_per_map_paused_ms']:8.1f} ms",
          "(a notebook's case: the kept pool is back)"),
-        (f"{WORKERS}-job no-op map, reused TPE", f"{t_small_tpe * 1e3:8.1f} ms", ""),
+        (f"{WORKERS}-job no-op map, reused TPE",
+         f"{figures['threadpool_small_map_ms']:8.1f} ms", ""),
     ]
     for name, value, note in rows:
         print(f"  {name:<36}{value:>14}  {note}")
-    print(f"\nbench took {figures['bench_seconds']:.0f} s")
-    return figures
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    overhead() if sys.argv[1:] == ["overhead"] else main()

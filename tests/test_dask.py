@@ -32,7 +32,10 @@ def _dask_process_globals() -> None:
     multiprocessing.resource_tracker.ensure_running()
     import asyncio
 
-    asyncio.run(offload(lambda: None))
+    async def start_offload_thread() -> None:
+        await offload(lambda: None)
+
+    asyncio.run(start_offload_thread())
 
 
 def _kits_built() -> int:

@@ -13,22 +13,19 @@ import joblib
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from geuse_nb.aws.errors import is_retryable, suggestion_for
 from geuse_nb.config import resolve_settings
-from geuse_nb.engine.parallel import (
-    Backoff,
-    Engine,
-    _JobRunner,
-    auto_workers,
-    resolve_workers,
-)
+from geuse_nb.engine._runner import JobRunner
+from geuse_nb.engine.parallel import Backoff, Engine, auto_workers, resolve_workers
 from geuse_nb.engine.results import JobResults
 from geuse_nb.errors import AwsCallError, JobError, UsageError
 from geuse_nb.observe.metrics import Recorder
 from geuse_nb.observe.progress import Progress
+from geuse_nb.states import JobStatus
 
 
 class StatusLog:
-    """A status line that keeps every update (same API as progress.JobStatus)."""
+    """A status line that keeps every update (the API of what progress.status returns)."""
 
     def __init__(self, total: int) -> None:
         self.total = total
@@ -47,7 +44,7 @@ class LoggingProgress(Progress):
         super().__init__(settings)
         self.lines: list[StatusLog] = []
 
-    def status(self, desc: str | None, total: int) -> Any:  # type: ignore[override]
+    def status(self, desc: str | None, total: int) -> Any:
         line = StatusLog(total)
         self.lines.append(line)
         return line
@@ -66,6 +63,7 @@ def sleeps() -> list[float]:
 @pytest.fixture()
 def engine(settings: Any, sleeps: list[float]) -> Iterator[Engine]:
     eng = Engine(settings, progress=LoggingProgress(settings), recorder=Recorder(settings),
+                 retry_if=is_retryable, suggest=suggestion_for,
                  backoff=Backoff(base=0.2, cap=1.0, rand=lambda: 1.0, sleep=sleeps.append))
     yield eng
     eng.close()
@@ -192,6 +190,7 @@ def test_retrying_count_reaches_the_status_line(settings: Any) -> None:
     progress = LoggingProgress(settings)
     release = threading.Event()
     eng = Engine(settings, progress=progress, recorder=Recorder(settings),
+                 retry_if=is_retryable, suggest=suggestion_for,
                  backoff=Backoff(sleep=lambda _: release.wait(5)))
     calls: list[int] = []
 
@@ -238,7 +237,7 @@ def test_all_workers_held_by_timeouts_cancels_the_rest(engine: Engine) -> None:
     finally:
         stuck.set()
     statuses = list(results.statuses.values())
-    assert statuses.count("timed_out") == 2 and statuses.count("cancelled") == 4
+    assert statuses.count(JobStatus.TIMED_OUT) == 2 and statuses.count(JobStatus.CANCELLED) == 4
     assert "workers are held" in results.errors[5]
 
 
@@ -258,7 +257,7 @@ def test_cancel_from_another_thread_keeps_finished_values(engine: Engine) -> Non
     statuses = results.statuses
     done = [k for k, s in statuses.items() if s == "done"]
     assert 8 <= len(done) < 100 and results.cancelled
-    assert all(results[k] == k * 10 for k in done)
+    assert all(results[i] == i * 10 for i, s in enumerate(statuses.values()) if s == "done")
     assert {s for s in statuses.values()} == {"done", "cancelled"}
     assert results.frame().query("status == 'cancelled'")["started"].isna().sum() > 50
     engine.close()
@@ -344,7 +343,7 @@ def test_parallel_config_context_sets_the_worker_count(engine: Engine) -> None:
 
 
 def test_runner_pickles_without_its_queue() -> None:
-    runner = _JobRunner(2, 1.0, Backoff(), post=print, cancel=threading.Event())
+    runner = JobRunner(2, 1.0, Backoff(), is_retryable, post=print, cancel=threading.Event())
     clone = pickle.loads(pickle.dumps(runner))
     assert clone.post is None and clone.cancel is None and clone.retries == 2
     out = clone(0, lambda: 5)

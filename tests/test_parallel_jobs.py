@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from geuse_nb.aws.errors import is_retryable, suggestion_for
 from geuse_nb.config import resolve_settings
 from geuse_nb.engine.parallel import Backoff, Engine
 from geuse_nb.errors import UsageError
@@ -20,6 +21,7 @@ from geuse_nb.observe.progress import Progress
 def engine() -> Iterator[Engine]:
     settings = resolve_settings(progress_quiet=True)
     eng = Engine(settings, progress=Progress(settings), recorder=Recorder(settings),
+                 retry_if=is_retryable, suggest=suggestion_for,
                  backoff=Backoff(sleep=lambda _: None))
     yield eng
     eng.close()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from geuse_nb.aws.errors import is_retryable, suggestion_for
 from geuse_nb.config import resolve_settings
 from geuse_nb.engine.parallel import Engine
 from geuse_nb.observe.metrics import Recorder
@@ -17,7 +18,8 @@ from geuse_nb.observe.progress import Progress
 @pytest.fixture()
 def engine() -> Iterator[Engine]:
     settings = resolve_settings(progress_quiet=True)
-    eng = Engine(settings, progress=Progress(settings), recorder=Recorder(settings))
+    eng = Engine(settings, progress=Progress(settings), recorder=Recorder(settings),
+                 retry_if=is_retryable, suggest=suggestion_for)
     yield eng
     eng.close()
 

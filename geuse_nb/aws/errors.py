@@ -82,6 +82,20 @@ def is_retryable(exc: BaseException) -> bool:
     return _is_connection_failure(exc)
 
 
+def suggestion_for(exc: BaseException) -> str | None:
+    """What to do about a failed job's error (the engine's ``suggest`` policy): the error's
+    own suggestion (every ``AwsCallError`` carries one), else what its AWS error code says
+    when that needs no service or region (throttling, expired credentials, transient
+    server errors); ``None`` when there is nothing specific to say."""
+    own = getattr(exc, "suggestion", None)
+    if own:
+        return str(own)
+    code = error_code(exc)
+    if code in THROTTLING_CODES or code in EXPIRED_CODES or code in TRANSIENT_CODES:
+        return suggest_for_code(code, "", "", None) or None
+    return None
+
+
 def _api_name(operation: str) -> str:
     if "_" in operation or operation[:1].islower():
         return "".join(part[:1].upper() + part[1:] for part in operation.split("_"))

@@ -11,6 +11,7 @@ from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GeuseError, JobError
+from ..states import JobStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,21 +25,23 @@ class Outcome:
     """What became of one job (picklable, so it comes back from Dask workers)."""
 
     index: int
-    status: str | None = None  # None while pending or running
+    status: JobStatus | None = None  # None while pending or running
     value: Any = None
     error: BaseException | None = None
     attempts: int = 0
     started: float | None = None
     ended: float | None = None
+    suggestion: str | None = None  # what to do about ``error`` (the Engine's ``suggest``)
 
 
-class JobResults(list):  # type: ignore[type-arg]
+class JobResults(list[Any]):
     """Values in input order (``None`` for jobs that did not finish) plus what happened.
 
     - ``keys``: one per job. For ``pmap`` the items themselves when they are unique
       str/int values, else the input positions 0…n-1; for ``jobs`` the job names.
     - ``values``: dict key → value (finished jobs only).
-    - ``statuses``: dict key → one of ``done, failed, timed_out, cancelled, skipped``.
+    - ``statuses``: dict key → ``JobStatus`` (``done, failed, timed_out, cancelled,
+      skipped``; a ``StrEnum``, so each equals its string).
     - ``failed``: dict key → exception for ``failed`` and ``timed_out`` jobs.
     - ``errors``: dict key → error text for every job that did not finish.
     - ``ok``: every job is ``done``. ``cancelled``: the run was cancelled (or Ctrl-C).
@@ -46,35 +49,35 @@ class JobResults(list):  # type: ignore[type-arg]
 
     def __init__(self, name: str, keys: Sequence[Hashable], outcomes: Sequence[Outcome], *,
                  cancelled: bool = False) -> None:
-        super().__init__(o.value if o.status == "done" else None for o in outcomes)
+        super().__init__(o.value if o.status == JobStatus.DONE else None for o in outcomes)
         self.name = name
         self.keys = list(keys)
         self.outcomes = list(outcomes)
         self.cancelled = cancelled
 
     @property
-    def statuses(self) -> dict[Hashable, str]:
-        return {k: o.status or "cancelled" for k, o in zip(self.keys, self.outcomes,
-                                                           strict=True)}
+    def statuses(self) -> dict[Hashable, JobStatus]:
+        return {k: _status(o) for k, o in zip(self.keys, self.outcomes, strict=True)}
 
     @property
     def values(self) -> dict[Hashable, Any]:
         return {k: o.value for k, o in zip(self.keys, self.outcomes, strict=True)
-                if o.status == "done"}
+                if o.status == JobStatus.DONE}
 
     @property
     def failed(self) -> dict[Hashable, BaseException]:
         return {k: o.error for k, o in zip(self.keys, self.outcomes, strict=True)
-                if o.status in ("failed", "timed_out") and o.error is not None}
+                if o.status is not None and o.status.is_error and o.error is not None}
 
     @property
     def errors(self) -> dict[Hashable, str]:
-        return {k: _error_text(o.error) or o.status or "cancelled"
-                for k, o in zip(self.keys, self.outcomes, strict=True) if o.status != "done"}
+        return {k: _error_text(o.error) or _status(o)
+                for k, o in zip(self.keys, self.outcomes, strict=True)
+                if o.status != JobStatus.DONE}
 
     @property
     def ok(self) -> bool:
-        return all(o.status == "done" for o in self.outcomes)
+        return all(o.status == JobStatus.DONE for o in self.outcomes)
 
     def raise_for_failures(self) -> None:
         """Raise ``JobError`` (key → exception) if any job failed or timed out."""
@@ -83,15 +86,15 @@ class JobResults(list):  # type: ignore[type-arg]
             raise JobError(dict(failures))
 
     def rows(self) -> list[dict[str, Any]]:
-        """One ``jobs``-table row per job (times as epoch seconds)."""
+        """One ``jobs``-table row per job (times as epoch seconds; status a ``JobStatus``)."""
         rows = []
         for key, o in zip(self.keys, self.outcomes, strict=True):
             seconds = (o.ended - o.started) if o.started is not None and o.ended else None
             rows.append({
-                "map": self.name, "key": key, "status": o.status or "cancelled",
+                "map": self.name, "key": key, "status": _status(o),
                 "attempts": o.attempts, "started": o.started, "ended": o.ended,
                 "seconds": seconds, "error": _error_text(o.error),
-                "suggestion": (getattr(o.error, "suggestion", "") or None) if o.error else None,
+                "suggestion": o.suggestion if o.error is not None else None,
             })
         return rows
 
@@ -106,11 +109,16 @@ class JobResults(list):  # type: ignore[type-arg]
         return df
 
     def __repr__(self) -> str:
-        counts: dict[str, int] = {}
+        counts: dict[JobStatus, int] = {}
         for o in self.outcomes:
-            counts[o.status or "cancelled"] = counts.get(o.status or "cancelled", 0) + 1
+            counts[_status(o)] = counts.get(_status(o), 0) + 1
         said = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no jobs"
         return f"<JobResults {self.name!r}: {said}{' (cancelled)' if self.cancelled else ''}>"
+
+
+def _status(o: Outcome) -> JobStatus:
+    """A job's final status: one never resolved (a run cut short) counts as cancelled."""
+    return o.status or JobStatus.CANCELLED
 
 
 def _error_text(exc: BaseException | None) -> str | None:
