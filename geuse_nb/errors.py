@@ -71,6 +71,23 @@ class UsageError(GeuseError, ValueError):
     """A caller passed bad input (unknown service, bad n_jobs, ...); nothing was sent."""
 
 
+def unknown_region(region: object, served: Iterable[str], *, by: str,
+                   listed_at: str) -> UsageError:
+    """THE error for a region that is not served, whoever checks (the pool, the backend,
+    the sandbox): it names the region, the closest served ones and where to see them all.
+
+    ``by`` says who does not serve it ("the sandbox at http://…", "AWS for ec2");
+    ``listed_at`` is where the user reads the list (``kit.sandbox.regions``).
+    """
+    names = sorted({str(n) for n in served})
+    hint = did_you_mean(str(region), names)
+    some = "" if hint or not names else f" (e.g. {', '.join(repr(n) for n in names[:3])})"
+    return UsageError(
+        f"region {region!r} is not served by {by}{hint}{some}",
+        suggestion=f"pick one of the {len(names)} regions listed by {listed_at}",
+    )
+
+
 class MissingDependencyError(GeuseError, ImportError):
     """An optional dependency is not installed; says which extra brings it."""
 

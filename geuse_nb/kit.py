@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .aws.pool import ClientPool
+    from .cache.memoize import Memoized
     from .cache.tiered import TieredCache
     from .engine.results import JobResults
     from .observe.progress import Progress
@@ -62,7 +63,6 @@ class Kit:
         from .aws.calls import CallPath
         from .aws.pool import ClientPool
         from .cache.tiered import TieredCache
-        from .aws.errors import is_retryable, suggestion_for
         from .engine.parallel import Engine
         from .observe.progress import Progress
         from .observe.resources import ResourceSampler
@@ -70,11 +70,8 @@ class Kit:
         self.progress: Progress = Progress(self.settings)
         self.pool: ClientPool = ClientPool(self.settings, self.backend, recorder=self.metrics)
         self.cache: TieredCache = TieredCache(self.settings, recorder=self.metrics)
-        self.metrics.cloudwatch_client_factory = lambda: self.pool.client(
-            "cloudwatch", self.backend.default_region)
         self._calls = CallPath(self.pool, self.cache, self.metrics)
-        self._engine = Engine(self.settings, progress=self.progress, recorder=self.metrics,
-                              retry_if=is_retryable, suggest=suggestion_for)
+        self._engine = Engine(self.settings, progress=self.progress, recorder=self.metrics)
         self.cache.attach(fetch=self._fetch_for_warm, pmap=self.pmap, scope=self.pool.scope)
         self._sampler = ResourceSampler(self.metrics, self.settings.metrics_collection_interval)
         self._sampler.start()
@@ -181,8 +178,17 @@ class Kit:
         self._engine.cancel()
 
     # ------------------------------------------------------------ cache, report
+    @overload
+    def cached(self, fn: Callable[..., Any], *, ttl: float | None = None,
+               kind: str | None = None, ignore: Iterable[str] = ()) -> Memoized: ...
+
+    @overload
+    def cached(self, fn: None = None, *, ttl: float | None = None, kind: str | None = None,
+               ignore: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Memoized]: ...
+
     def cached(self, fn: Callable[..., Any] | None = None, *, ttl: float | None = None,
-               kind: str | None = None, ignore: Iterable[str] = ()) -> Any:
+               kind: str | None = None,
+               ignore: Iterable[str] = ()) -> Memoized | Callable[[Callable[..., Any]], Memoized]:
         """Memoise a function in the kit's cache; with or without parentheses."""
         return self.cache.memoize(fn, ttl=ttl, kind=kind, ignore=ignore, scope=self.pool.scope)
 
@@ -198,6 +204,15 @@ class Kit:
             settings=self.settings,
         )
 
+    def export_cloudwatch(self, namespace: str | None = None) -> dict[str, Any]:
+        """Send everything recorded to CloudWatch (PutMetricData) through the kit's pooled
+        client in its default region; ``namespace`` defaults to ``metrics_namespace``.
+        Returns ``{"namespace", "requests", "datums", "metrics"}``. EMF lines instead:
+        ``kit.metrics.to_emf()``."""
+        from .aws.cloudwatch import export_cloudwatch
+
+        return export_cloudwatch(self.metrics, self.client("cloudwatch"), namespace=namespace)
+
     # ------------------------------------------------------------ lifecycle
     @property
     def closed(self) -> bool:
@@ -212,7 +227,7 @@ class Kit:
         atexit.unregister(self.close)
         if self.settings.metrics_cloudwatch_export:
             try:
-                self.metrics.export_cloudwatch()
+                self.export_cloudwatch()
             except Exception:  # an export failure must not stop the kit from closing
                 log.warning("CloudWatch export at close failed", exc_info=True)
         for part in ("_engine", "_sampler", "pool", "cache"):

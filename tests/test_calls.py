@@ -31,6 +31,16 @@ def test_snake_cli_and_api_names_are_one_operation(kit: Any) -> None:
     assert set(_api_rows(kit)["operation"]) == {"describe_availability_zones"}
 
 
+@pytest.mark.parametrize("spelling", ["DescribeACLs", "describe_acls", "describe-acls"])
+def test_acronym_operations_resolve_in_every_spelling(kit: Any, spelling: str) -> None:
+    """``DescribeACLs`` is ``describe_acls`` to boto3 but ``describe_ac_ls`` by the plain
+    camel-case rule: the call path knows both, and sends nothing to resolve a name."""
+    before = kit.sandbox.requests()
+    _region, op = kit._calls.resolve("memorydb", spelling)
+    assert (op.api, op.snake) == ("DescribeACLs", "describe_acls")
+    assert kit.sandbox.requests() == before
+
+
 @pytest.mark.parametrize(
     ("args", "params", "bad", "closest"),
     [

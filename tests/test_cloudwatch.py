@@ -14,6 +14,7 @@ from geuse_nb.aws.cloudwatch import (
     MAX_VALUES_PER_DATUM,
     batch_datums,
     build_datums,
+    export_cloudwatch,
 )
 from geuse_nb.config import resolve_settings
 from geuse_nb.observe.metrics import Recorder
@@ -96,7 +97,7 @@ def test_export_reads_back_counts_and_sums(sandbox: Any) -> None:
     rec.gauge("queue_depth", 6)
 
     client = cw_client(sandbox)
-    result = rec.export_cloudwatch(client)  # namespace from settings.metrics_namespace
+    result = export_cloudwatch(rec, client)  # namespace from settings.metrics_namespace
     assert result["namespace"] == ns and result["requests"] == 1
     latency_datums = [d for d in build_datums(rec) if d["MetricName"] == "ApiLatency"]
     assert len(latency_datums) == 3
@@ -123,7 +124,7 @@ def test_export_splits_requests_and_namespace_override(sandbox: Any) -> None:
     datums = build_datums(rec)
     batches = list(batch_datums(datums))
     assert len(datums) == 1200 and [len(b) for b in batches] == [MAX_DATUMS_PER_REQUEST, 200]
-    result = rec.export_cloudwatch(cw_client(sandbox), namespace="GeuseTest/split")
+    result = export_cloudwatch(rec, cw_client(sandbox), namespace="GeuseTest/split")
     assert result == {"namespace": "GeuseTest/split", "requests": 2, "datums": 1200,
                       "metrics": ["ApiCalls", "ApiErrors", "ApiLatency", "CacheHits"]}
     got = stats(cw_client(sandbox), "GeuseTest/split", "ApiCalls",
@@ -138,7 +139,7 @@ def test_export_failure_is_an_aws_call_error(sandbox: Any) -> None:
     rec.namespace = ""  # botocore rejects an empty namespace before sending
     rec.gauge("x", 1)
     with pytest.raises(AwsCallError, match="PutMetricData") as info:
-        rec.export_cloudwatch(cw_client(sandbox))
+        export_cloudwatch(rec, cw_client(sandbox))
     assert info.value.service == "cloudwatch" and info.value.suggestion
 
 
@@ -171,3 +172,30 @@ def test_emf_lines_match_schema_and_limits() -> None:
     assert sum(len(e["_aws"]["CloudWatchMetrics"][0]["Metrics"]) for e in kit_events) == 131
     assert len(kit_events) == 2  # ≤ 100 metrics per event
     assert Recorder(resolve_settings()).to_emf() == []
+
+
+def test_kit_exports_through_its_own_client(kit: Any, sandbox: Any) -> None:
+    """``kit.export_cloudwatch()``: the Kit hands the recorder and its pooled client to the
+    AWS layer; the recorder holds no client factory (observe/ imports nothing of aws/)."""
+    kit.call("sts", "get_caller_identity")
+    assert not hasattr(kit.metrics, "cloudwatch_client_factory")
+    result = kit.export_cloudwatch(namespace="GeuseTest/kit")
+    assert result["requests"] == 1 and "ApiLatency" in result["metrics"]
+    dims = {"Kit": kit.name, "Service": "sts", "Operation": "get_caller_identity",
+            "Region": kit.backend.default_region}
+    assert stats(cw_client(sandbox), "GeuseTest/kit", "ApiCalls", dims)["Sum"] >= 1
+
+
+def test_emf_cloudwatch_and_summary_count_the_same_errors() -> None:
+    """One rule (``analysis.error_attempts``) decides what an error attempt is."""
+    rec = Recorder(resolve_settings(), kit_name="rule")
+    rows = [(200, None), (503, None), (200, "Throttling"), (None, "EndpointConnectionError"),
+            (404, None), (None, None)]
+    for status, code in rows:
+        rec.record_api_call(service="ec2", operation="describe_regions", region="us-east-1",
+                            latency=0.01, http_status=status, error_code=code)
+    expected = sum(1 for status, code in rows if code or (status or 0) >= 400)
+    summary = rec.summary().set_index("name").loc["ec2.describe_regions"]
+    emf = json.loads(rec.to_emf()[0])
+    datum = next(d for d in build_datums(rec) if d["MetricName"] == "ApiErrors")
+    assert summary["errors"] == emf["ApiErrors"] == datum["Value"] == expected

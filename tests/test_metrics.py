@@ -91,10 +91,20 @@ def test_every_table_has_a_frame(rec: Recorder) -> None:
         assert list(rec.frame(table).columns) == list(columns)
 
 
-def test_export_needs_a_client() -> None:
+def test_error_attempts_is_the_one_rule(rec: Recorder) -> None:
+    """An error code or an HTTP status ≥ 400 is an error; a cache hit never is."""
+    from geuse_nb.observe.analysis import error_attempts
+
+    calls = rec.frame("api_calls")
+    flags = error_attempts(calls)
+    assert flags.tolist() == [False, False, False, True, False, False]
+    assert int(flags.sum()) == int(rec.summary()["errors"].sum())
+
+
+def test_the_recorder_sends_nothing_itself() -> None:
+    """Sending needs a client: that is the Kit's ``export_cloudwatch``, not the recorder's."""
     r = Recorder(resolve_settings())
-    with pytest.raises(UsageError, match="CloudWatch client"):
-        r.export_cloudwatch()
+    assert not hasattr(r, "export_cloudwatch") and r.to_emf() == []
 
 
 # ---------------------------------------------------------------- resource sampler

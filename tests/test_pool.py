@@ -284,6 +284,42 @@ def test_validate_returns_identity(kit: Any) -> None:
     assert ident["arn"].startswith("arn:aws:")
 
 
+def test_expired_credentials_renew_the_session_once(kit: Any) -> None:
+    """``renewing`` is the one expired-credentials rule: rebuild once, try again; a second
+    expiry, or any other error, is raised."""
+    from botocore.exceptions import ClientError
+
+    def expired() -> ClientError:
+        return ClientError({"Error": {"Code": "ExpiredToken", "Message": "expired"}},
+                           "GetCallerIdentity")
+
+    clients: list[Any] = []
+
+    def once_expired() -> str:
+        clients.append(kit.client("sts"))
+        if len(clients) == 1:
+            raise expired()
+        return str(clients[-1].get_caller_identity()["Account"])
+
+    assert kit.pool.renewing(once_expired).isdigit()
+    assert len(clients) == 2 and clients[1] is not clients[0]  # the session was rebuilt
+
+    def always_expired() -> None:
+        raise expired()
+
+    with pytest.raises(ClientError, match="ExpiredToken"):
+        kit.pool.renewing(always_expired)
+    calls = []
+
+    def denied() -> None:
+        calls.append(1)
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "X")
+
+    with pytest.raises(ClientError, match="AccessDenied"):
+        kit.pool.renewing(denied)
+    assert calls == [1]  # not retried
+
+
 def test_refresh_and_close_rebuild_clients(kit: Any) -> None:
     first = kit.client("sts")
     kit.pool.refresh()

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import UsageError, did_you_mean
+from ..errors import unknown_region
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,8 @@ class Backend:
         try:
             return self.endpoints[region]
         except KeyError:
-            raise UsageError(
-                f"region {region!r} is not served by the sandbox at {self.sandbox_url}"
-                f"{did_you_mean(str(region), self.endpoints)}",
-                suggestion=f"use one of {', '.join(self.endpoints)}",
-            ) from None
+            raise unknown_region(region, self.endpoints, by=f"the sandbox at {self.sandbox_url}",
+                                 listed_at="kit.sandbox.regions") from None
 
     @property
     def identity(self) -> str:

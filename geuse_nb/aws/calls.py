@@ -5,7 +5,10 @@
 1. Validate before anything is sent: the service, the region, the operation
    (botocore ``describe_instances``, CLI ``describe-instances`` or API
    ``DescribeInstances``) and every parameter name; a mistake raises ``UsageError``
-   naming the closest valid names.
+   naming the closest valid names. Spellings meet through ``kinds.snake_name``; each
+   API name is indexed under that and under boto3's own method name (``xform_name``),
+   which differ for 56 of botocore's ~20,000 operations (``ListHITs``: ``list_hi_ts``
+   vs ``list_hits``), so both spellings of those work too.
 2. Read operations (describe/get/list) look in the cache under the one key builder
    (``cache.make_key``: identity, region, service, operation, normalised params).
    A hit is recorded in ``api_calls`` with ``cache_hit=True`` (attempt 0, no request).
@@ -14,7 +17,8 @@
 4. Reads are stored; writes are never cached and invalidate nothing (a later read
    may return a value cached before the write: pass ``refresh=True`` after writes).
 
-Failures become ``AwsCallError`` with a suggestion (``aws_errors``). When a read fails
+Failures become ``AwsCallError`` with a suggestion (``aws/errors.py``); expired
+credentials are renewed once by ``ClientPool.renewing``. When a read fails
 with a retryable error and ``cache_stale_if_error`` > 0, an expired entry no older
 than that is served instead, and counted as ``cache.stale_served``.
 """
@@ -29,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..cache import keys as _keys
 from ..errors import UsageError, did_you_mean
-from ..kinds import is_read_operation, kind_of
-from .errors import EXPIRED_CODES, error_code, to_aws_error
+from ..kinds import is_read_operation, kind_of, snake_name
+from .errors import is_retryable, to_aws_error
 from .responses import compact
 
 if TYPE_CHECKING:
@@ -41,10 +45,6 @@ if TYPE_CHECKING:
     from .pool import ClientPool
 
 log = logging.getLogger(__name__)
-
-
-def _op_key(name: str) -> str:
-    return name.replace("_", "").replace("-", "").lower()
 
 
 class _Operation:
@@ -70,7 +70,7 @@ class CallPath:
         self.cache = cache
         self.recorder = recorder
         self._lock = threading.Lock()
-        self._op_names: dict[str, dict[str, str]] = {}  # service → normalised name → API
+        self._op_names: dict[str, dict[str, str]] = {}  # service → snake spelling → API
         self._ops: dict[tuple[str, str], _Operation] = {}
 
     @property
@@ -117,16 +117,20 @@ class CallPath:
     def _operation(self, service: str, operation: str, region: str) -> _Operation:
         names = self._op_names.get(service)
         if names is None:
+            from botocore import xform_name
+
             model = self.pool.client(service, region).meta.service_model
-            names = {_op_key(api): api for api in model.operation_names}
+            names = {}
+            for api in model.operation_names:
+                names[snake_name(api)] = names[xform_name(api)] = api
             with self._lock:
                 self._op_names[service] = names
-        api = names.get(_op_key(operation))
+        api = names.get(snake_name(operation))
         if api is None:
             from botocore import xform_name
 
-            snakes = [xform_name(a) for a in names.values()]
-            hint = did_you_mean(xform_name(operation.replace("-", "_")), snakes)
+            snakes = {xform_name(a) for a in names.values()}
+            hint = did_you_mean(snake_name(operation), snakes)
             raise UsageError(
                 f"{service} has no operation {operation!r}{hint}",
                 suggestion=f"see boto3's {service} client docs for its operations",
@@ -170,20 +174,20 @@ class CallPath:
                 self.recorder.record_api_call(
                     service=service, operation=op.snake, region=region,
                     latency=time.perf_counter() - start, attempt=0, cache_hit=True)
-                return found.value  # type: ignore[no-any-return]
+                return found.value
         try:
             result = self._send(service, op, region, params)
         except UsageError:
             raise
         except Exception as exc:
             stale_for = self.settings.stale_for(kind)
-            if stale_for > 0 and getattr(exc, "retryable", False):
+            if stale_for > 0 and is_retryable(exc):
                 found = self.cache.lookup(key, kind=kind, allow_stale=stale_for)
                 if found.hit:
                     self.recorder.count("cache.stale_served")
                     log.warning("%s.%s in %s failed (%s); serving a cached value",
                                 service, op.snake, region, getattr(exc, "error_code", exc))
-                    return found.value  # type: ignore[no-any-return]
+                    return found.value
             raise
         result = compact(result)  # what is cached and what is returned are the same object
         self.cache.store(key, result, kind=kind, ttl=ttl)
@@ -191,27 +195,25 @@ class CallPath:
 
     def _send(self, service: str, op: _Operation, region: str,
               params: dict[str, Any]) -> dict[str, Any]:
-        """Call through the pooled client; rebuild the session once on expired credentials."""
+        """Call through the pooled client (renewed once on expired credentials)."""
         import botocore.exceptions as bx
 
-        for first in (True, False):
+        def attempt() -> dict[str, Any]:
             client = self.pool.client(service, region)
-            try:
-                if op.pagination is not None and not (op.input_token & params.keys()):
-                    return _merge_pages(client.get_paginator(op.snake).paginate(**params),
-                                        op.pagination)
-                return getattr(client, op.snake)(**params)  # type: ignore[no-any-return]
-            except bx.ParamValidationError as exc:
-                raise UsageError(f"bad parameters for {service}.{op.snake}: {exc}",
-                                 suggestion="fix the parameter types or add the missing ones; "
-                                            "nothing was sent") from None
-            except (bx.ClientError, bx.BotoCoreError, ConnectionError) as exc:
-                if first and error_code(exc) in EXPIRED_CODES:
-                    log.info("credentials expired; rebuilding the session once")
-                    self.pool.refresh()
-                    continue
-                raise to_aws_error(exc, service, op.snake, region) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+            if op.pagination is not None and not (op.input_token & params.keys()):
+                return _merge_pages(client.get_paginator(op.snake).paginate(**params),
+                                    op.pagination)
+            response: dict[str, Any] = getattr(client, op.snake)(**params)
+            return response
+
+        try:
+            return self.pool.renewing(attempt)
+        except bx.ParamValidationError as exc:
+            raise UsageError(f"bad parameters for {service}.{op.snake}: {exc}",
+                             suggestion="fix the parameter types or add the missing ones; "
+                                        "nothing was sent") from None
+        except (bx.ClientError, bx.BotoCoreError, ConnectionError) as exc:
+            raise to_aws_error(exc, service, op.snake, region) from exc
 
     # ------------------------------------------------------------ records
     def records(self, service: str, operation: str, region: str | None = None, *,
@@ -286,7 +288,8 @@ def _merge_pages(pages: Any, pagination: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(have, list) and isinstance(value, list):
                 have.extend(value)
             elif isinstance(have, (int, float, str)) and type(have) is type(value):
-                _set_path(merged, expr.expression, have + value)
+                total: Any = have  # int + int, float + float or str + str: same type
+                _set_path(merged, expr.expression, total + value)
             else:
                 _set_path(merged, expr.expression, value)
         if "ResponseMetadata" in page:

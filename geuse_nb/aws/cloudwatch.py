@@ -1,4 +1,9 @@
-"""CloudWatch export of the metrics recorder: PutMetricData, and Embedded Metric Format lines.
+"""CloudWatch export of the metrics recorder with PutMetricData (``kit.export_cloudwatch()``).
+
+This is the AWS layer's half: it needs a client, so the Kit hands it one
+(``export_cloudwatch(recorder, client)``); the recorder knows nothing of it. The
+client-free half, Embedded Metric Format lines, is ``observe/emf.py``
+(``recorder.to_emf()``). Both group calls and count errors with ``observe/analysis.py``.
 
 What is sent (namespace ``settings.metrics_namespace`` unless given):
 
@@ -12,15 +17,19 @@ What is sent (namespace ``settings.metrics_namespace`` unless given):
 
 Requests respect PutMetricData's limits: ≤ 1000 datums and well under 1 MB each.
 Export sends everything currently recorded: exporting twice sends it twice, so
-``recorder.reset()`` after an export when exporting periodically.
+``recorder.reset()`` after an export when exporting periodically. A failed request
+raises ``AwsCallError`` with the suggestion and retry verdict of ``aws/errors.py``.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from ..errors import AwsCallError
+from ..observe.analysis import api_call_groups
+from .errors import suggest_for_code, to_aws_error
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,8 +40,6 @@ MAX_DATUMS_PER_REQUEST = 1000
 MAX_VALUES_PER_DATUM = 150
 MAX_REQUEST_BYTES = 1_000_000
 _BYTES_BUDGET = MAX_REQUEST_BYTES // 2  # JSON size estimate × 2 covers the wire encoding
-MAX_EMF_METRICS = 100
-MAX_EMF_VALUES = 100
 API_DIMENSIONS = ("Kit", "Service", "Operation", "Region")
 
 
@@ -73,28 +80,11 @@ def _timestamp(times: pd.Series) -> Any:
     return dt.datetime.now(dt.UTC)
 
 
-def _call_groups(recorder: Recorder) -> Iterator[tuple[str, str, str, pd.DataFrame]]:
-    """``api_calls`` by (service, operation, region), with boolean ``hit`` and ``err``."""
-    import pandas as pd
-
-    calls = recorder.frame("api_calls")
-    if not len(calls):
-        return
-    calls = calls.assign(
-        region=calls["region"].fillna("none"),
-        hit=calls["cache_hit"].fillna(False).astype(bool),
-        err=calls["error_code"].notna()
-        | (pd.to_numeric(calls["http_status"], errors="coerce").fillna(0) >= 400))
-    for (service, operation, region), group in calls.groupby(
-            ["service", "operation", "region"], sort=True):
-        yield str(service), str(operation), str(region), group
-
-
 def build_datums(recorder: Recorder, *, precision: int | None = 3) -> list[dict[str, Any]]:
     """The MetricData entries for everything in ``recorder`` (see the module docstring)."""
     kit = recorder.kit_name
     datums: list[dict[str, Any]] = []
-    for service, operation, region, group in _call_groups(recorder):
+    for service, operation, region, group in api_call_groups(recorder.frame("api_calls")):
         dims = _dims(Kit=kit, Service=service, Operation=operation, Region=region)
         stamp = _timestamp(group["time"])
         requests = group[~group["hit"]]
@@ -107,14 +97,14 @@ def build_datums(recorder: Recorder, *, precision: int | None = 3) -> list[dict[
             datums.append({"MetricName": name, "Dimensions": dims, "Timestamp": stamp,
                            "Value": float(value), "Unit": "Count"})
     counters = recorder.frame("counters")
-    for name, group in counters.groupby("name", sort=True):
-        datums.append({"MetricName": str(name), "Dimensions": _dims(Kit=kit),
+    for counter, group in counters.groupby("name", sort=True):
+        datums.append({"MetricName": str(counter), "Dimensions": _dims(Kit=kit),
                        "Timestamp": _timestamp(group["time"]),
                        "Value": float(group["value"].iloc[-1]), "Unit": "Count"})
     gauges = recorder.frame("gauges")
-    for name, group in gauges.groupby("name", sort=True):
+    for gauge, group in gauges.groupby("name", sort=True):
         for values, counts in _distribution(group["value"], None):
-            datums.append({"MetricName": str(name), "Dimensions": _dims(Kit=kit),
+            datums.append({"MetricName": str(gauge), "Dimensions": _dims(Kit=kit),
                            "Timestamp": _timestamp(group["time"]), "Values": values,
                            "Counts": counts, "Unit": "None"})
     return datums
@@ -142,8 +132,6 @@ def batch_datums(datums: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]
 def export_cloudwatch(recorder: Recorder, client: Any, namespace: str | None = None, *,
                       precision: int | None = 3) -> dict[str, Any]:
     """PutMetricData everything in ``recorder``; returns requests sent, datums and namespace."""
-    from ..errors import AwsCallError
-
     namespace = namespace or recorder.namespace
     datums = build_datums(recorder, precision=precision)
     requests = 0
@@ -151,87 +139,16 @@ def export_cloudwatch(recorder: Recorder, client: Any, namespace: str | None = N
         try:
             client.put_metric_data(Namespace=namespace, MetricData=batch)
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            region = getattr(getattr(client, "meta", None), "region_name", None)
+            said = to_aws_error(exc, "cloudwatch", "put_metric_data", region)
             raise AwsCallError(
                 f"PutMetricData failed after {requests} request(s): {exc}",
-                service="cloudwatch", operation="put_metric_data",
-                region=getattr(getattr(client, "meta", None), "region_name", None),
-                error_code=code, retryable=code in ("Throttling", "ThrottlingException"),
-                suggestion="check cloudwatch:PutMetricData permission and the namespace",
+                service="cloudwatch", operation="put_metric_data", region=region,
+                error_code=said.error_code, retryable=said.retryable,
+                suggestion=suggest_for_code(said.error_code, "cloudwatch", "put_metric_data",
+                                            region, str(exc))
+                or "check cloudwatch:PutMetricData permission and the namespace",
             ) from exc
         requests += 1
     return {"namespace": namespace, "requests": requests, "datums": len(datums),
             "metrics": sorted({d["MetricName"] for d in datums})}
-
-
-# ---------------------------------------------------------------- EMF
-def _emf_event(namespace: str, dims: dict[str, str], metrics: dict[str, tuple[Any, str]],
-               stamp_ms: int) -> str:
-    event: dict[str, Any] = {
-        "_aws": {
-            "Timestamp": stamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [list(dims)],
-                "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()],
-            }],
-        },
-        **dims,
-    }
-    for name, (value, _) in metrics.items():
-        event[name] = value
-    return json.dumps(event, separators=(",", ":"))
-
-
-def _ms(times: pd.Series) -> int:
-    if len(times):
-        return int(times.max().timestamp() * 1000)
-    return int(time.time() * 1000)
-
-
-def to_emf(recorder: Recorder, namespace: str | None = None) -> list[str]:
-    """CloudWatch Embedded Metric Format JSON lines for everything in ``recorder``.
-
-    One event per (service, operation, region) with ``ApiLatency`` as an array of ≤ 100
-    values (more become further events), ``ApiCalls``, ``ApiErrors`` and ``CacheHits``; then
-    counters and gauges with the Kit dimension, ≤ 100 metrics per event.
-    """
-    namespace = namespace or recorder.namespace
-    kit = recorder.kit_name
-    lines: list[str] = []
-    for service, operation, region, group in _call_groups(recorder):
-        dims = {"Kit": kit, "Service": service, "Operation": operation, "Region": region}
-        stamp = _ms(group["time"])
-        latencies = [round(v, 3) for v in (group.loc[~group["hit"], "latency"] * 1000.0)
-                     .astype("float64").dropna().tolist()]
-        first: dict[str, tuple[Any, str]] = {
-            "ApiCalls": (int((~group["hit"]).sum()), "Count"),
-            "ApiErrors": (int(group["err"].sum()), "Count"),
-            "CacheHits": (int(group["hit"].sum()), "Count"),
-        }
-        chunks = [latencies[i:i + MAX_EMF_VALUES]
-                  for i in range(0, len(latencies), MAX_EMF_VALUES)] or [[]]
-        for i, chunk in enumerate(chunks):
-            metrics = dict(first) if i == 0 else {}
-            if chunk:
-                metrics["ApiLatency"] = (chunk, "Milliseconds")
-            if metrics:
-                lines.append(_emf_event(namespace, dims, metrics, stamp))
-    kit_metrics: dict[str, tuple[Any, str]] = {}
-    stamps: list[int] = []
-    counters = recorder.frame("counters")
-    for name, group in counters.groupby("name", sort=True):
-        kit_metrics[str(name)] = (float(group["value"].iloc[-1]), "Count")
-        stamps.append(_ms(group["time"]))
-    gauges = recorder.frame("gauges")
-    for name, group in gauges.groupby("name", sort=True):
-        # EMF arrays hold ≤ 100 values: the last 100 samples of each gauge
-        kit_metrics[str(name)] = ([float(v) for v in group["value"].tail(MAX_EMF_VALUES)],
-                                  "None")
-        stamps.append(_ms(group["time"]))
-    names = list(kit_metrics)
-    for i in range(0, len(names), MAX_EMF_METRICS):
-        chunk = {n: kit_metrics[n] for n in names[i:i + MAX_EMF_METRICS]}
-        lines.append(_emf_event(namespace, {"Kit": kit}, chunk,
-                                max(stamps) if stamps else int(time.time() * 1000)))
-    return lines

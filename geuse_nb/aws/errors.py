@@ -1,9 +1,10 @@
 """botocore failures → ``AwsCallError`` with a one-line suggestion, and one retry rule.
 
 ``is_retryable`` is the single answer to "is trying again worth it?", shared by the
-call path (stale-if-error) and the parallel engine (job retries), so the two never
-disagree. The code lists mirror botocore's standard retry mode
-(``botocore/retries/standard.py``).
+call path (stale-if-error), the parallel engine (job retries, passed in by the Kit) and
+the CloudWatch export, so they never disagree. ``is_expired`` is the single answer to
+"would re-reading the credentials fix this?" (``ClientPool.renewing`` acts on it). The
+code lists mirror botocore's standard retry mode (``botocore/retries/standard.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import AwsCallError
+from ..kinds import api_name
 
 THROTTLING_CODES = frozenset({
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
@@ -66,6 +68,12 @@ def _is_connection_failure(exc: BaseException) -> bool:
                             TimeoutError))
 
 
+def is_expired(exc: BaseException) -> bool:
+    """True when the credentials have expired: a session rebuilt from the credential
+    chain (``ClientPool.refresh``) may succeed where this attempt failed."""
+    return error_code(exc) in EXPIRED_CODES
+
+
 def is_retryable(exc: BaseException) -> bool:
     """True for throttling, transient server errors, timeouts and dropped connections.
 
@@ -96,17 +104,17 @@ def suggestion_for(exc: BaseException) -> str | None:
     return None
 
 
-def _api_name(operation: str) -> str:
-    if "_" in operation or operation[:1].islower():
-        return "".join(part[:1].upper() + part[1:] for part in operation.split("_"))
-    return operation
+def _action(operation: str) -> str:
+    """The IAM action name of an operation: an API spelling as given (``DescribeDBInstances``
+    keeps its acronym), any other spelling through ``kinds.api_name``."""
+    return operation if operation[:1].isupper() else api_name(operation)
 
 
 def suggest_for_code(code: str | None, service: str, operation: str, region: str | None,
                      message: str = "") -> str:
     """The one-line suggestion for an AWS error code ("" when the code says nothing
     specific); used for raised errors and for the error tables of reports."""
-    api = _api_name(operation)
+    api = _action(operation)
     message = message.lower()
     if code in EXPIRED_CODES:
         return ("credentials have expired: refresh them (e.g. `aws sso login`), "
@@ -135,7 +143,7 @@ def _suggest(exc: BaseException, code: str | None, service: str, operation: str,
              region: str | None) -> str:
     import botocore.exceptions as bx
 
-    api = getattr(exc, "operation_name", None) or _api_name(operation)
+    api = getattr(exc, "operation_name", None) or _action(operation)
     if isinstance(exc, (bx.TokenRetrievalError, bx.UnauthorizedSSOTokenError,
                         bx.SSOTokenLoadError)):
         code = "ExpiredToken"

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ..states import JobStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,9 +100,10 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str,
     varied = list(dict.fromkeys(k for s in sets for k in s)) if param_sets is not None else []
     frames = []
     failed = []
-    for label, status in results.statuses.items():
+    for job, status in results.statuses.items():
+        label = str(job)  # the job keys are the labels above
         region, call_params = jobs[label]
-        if status == "done":
+        if status == JobStatus.DONE:
             df = results.values[label]
             if df is None:
                 continue

@@ -12,7 +12,10 @@ pooled client costs a dict lookup and keeps its connections alive.
   that is then thrown away ("Connection pool is full, discarding connection").
 - Every client counts the TCP connections its urllib3 pools open (reconnects
   included) and, through botocore event hooks, records every HTTP attempt in the
-  metrics recorder's ``api_calls`` table.
+  metrics recorder's ``api_calls`` table (``instrument.py``).
+- Expired credentials: ``renewing(fn)`` runs ``fn`` and, when it fails with expired
+  credentials (``errors.is_expired``), rebuilds the session once and runs it again; the
+  call path and ``validate`` both go through it.
 - Idle clients are dropped after ``pool_idle_timeout`` (0 = never), checked lazily.
 - Fork/process safe: per-process state is rebuilt when ``os.getpid()`` changes, and
   the pool pickles as settings + backend only (no credentials, no clients).
@@ -24,10 +27,12 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import UsageError, did_you_mean
-from .errors import EXPIRED_CODES, error_code, to_aws_error
+from ..errors import UsageError, did_you_mean, unknown_region
+from .errors import is_expired, to_aws_error
+from .instrument import ClientStat, PooledClient, install_hooks, instrument_http
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,40 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_T0 = "geuse_nb.t0"  # key of the per-attempt start time in botocore's request context
 STATS_COLUMNS = ("service", "region", "clients_created", "requests", "connections_opened",
                  "reuse_rate", "last_used")
-
-
-class _Stat:
-    """Counters of one (service, region); they outlive client rebuilds."""
-
-    __slots__ = ("clients_created", "connections", "last_used", "lock", "region", "requests",
-                 "service")
-
-    def __init__(self, service: str, region: str) -> None:
-        self.service = service
-        self.region = region
-        self.clients_created = 0
-        self.requests = 0
-        self.connections = 0
-        self.last_used: float | None = None
-        self.lock = threading.Lock()
-
-    def connection_opened(self) -> None:
-        with self.lock:
-            self.connections += 1
-
-
-class _Entry:
-    """One pooled client and when it was last touched (monotonic seconds)."""
-
-    __slots__ = ("client", "stat", "touched")
-
-    def __init__(self, client: Any, stat: _Stat) -> None:
-        self.client = client
-        self.stat = stat
-        self.touched = time.monotonic()
+T = TypeVar("T")
 
 
 class _ProcessState:
@@ -82,96 +56,12 @@ class _ProcessState:
         self.lock = threading.RLock()
         self.session: Any = None
         self.botocore_session: Any = None
-        self.entries: dict[tuple[str, str, str, str | None], _Entry] = {}
-        self.stats: dict[tuple[str, str], _Stat] = {}
+        self.entries: dict[tuple[str, str, str, str | None], PooledClient] = {}
+        self.stats: dict[tuple[str, str], ClientStat] = {}
         self.services: frozenset[str] | None = None
         self.regions: frozenset[str] | None = None
         self.scope: str | None = None
         self.next_sweep = 0.0
-
-
-# ---------------------------------------------------------------- urllib3 instrumentation
-class _CountingConnection:
-    """Mixed into botocore's connection classes: counts every TCP connect."""
-
-    _geuse_stat: _Stat
-
-    def connect(self) -> None:
-        self._geuse_stat.connection_opened()
-        super().connect()  # type: ignore[misc]
-
-
-class _WaitingPool:
-    """Mixed into botocore's connection pools: a blocking pool waits at most ``_geuse_wait``."""
-
-    _geuse_wait: float
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return super()._get_conn(self._geuse_wait if timeout is None else timeout)  # type: ignore[misc]
-
-
-def _instrument_http(client: Any, stat: _Stat, wait: float) -> None:
-    """Make the client's urllib3 pools blocking and count their connections.
-
-    Reaches into botocore's ``URLLib3Session`` (``_endpoint.http_session._manager``):
-    that is where botocore keeps the urllib3 ``PoolManager`` and its pool classes.
-    Pools are created on first request, so swapping the classes now covers them all.
-    """
-    http = client._endpoint.http_session
-    managers = [http._manager, *getattr(http, "_proxy_managers", {}).values()]
-    classes = {}
-    for scheme, pool_cls in dict(managers[0].pool_classes_by_scheme).items():
-        conn_cls = type(f"Counted{pool_cls.ConnectionCls.__name__}",
-                        (_CountingConnection, pool_cls.ConnectionCls), {"_geuse_stat": stat})
-        classes[scheme] = type(f"Pooled{pool_cls.__name__}", (_WaitingPool, pool_cls),
-                               {"ConnectionCls": conn_cls, "_geuse_wait": wait})
-    for manager in managers:
-        manager.pool_classes_by_scheme = classes
-        manager.connection_pool_kw["block"] = True
-
-
-def _install_hooks(client: Any, entry: _Entry, recorder: Recorder | None) -> None:
-    """Record every HTTP attempt (retries and connection errors included)."""
-    from botocore import xform_name
-
-    stat = entry.stat
-    service, region = stat.service, stat.region
-    perf = time.perf_counter
-    wall = time.time
-    mono = time.monotonic
-
-    def stamp(request: Any, **_: Any) -> None:
-        request.context[_T0] = perf()
-
-    def received(event_name: str, response_dict: Any = None, parsed_response: Any = None,
-                 context: Any = None, exception: Any = None, **_: Any) -> None:
-        end = perf()
-        context = context or {}
-        start = context.pop(_T0, None)
-        with stat.lock:
-            stat.requests += 1
-            stat.last_used = wall()
-        entry.touched = mono()
-        if recorder is None or not recorder.enabled:
-            return
-        status = response_dict.get("status_code") if response_dict else None
-        code = None
-        if parsed_response:
-            err = parsed_response.get("Error")
-            if err:
-                code = err.get("Code")
-        elif exception is not None:
-            code = type(exception).__name__
-        attempt = context.get("retries", {}).get("attempt", 1)
-        recorder.record_api_call(
-            service=service, operation=xform_name(event_name.rsplit(".", 1)[-1]),
-            region=region, latency=(end - start) if start is not None else 0.0,
-            attempt=attempt, http_status=status, error_code=code, retried=attempt > 1,
-        )
-
-    events = client.meta.events
-    events.register("before-send", stamp, unique_id="geuse_nb.stamp")
-    events.register("response-received", received, unique_id="geuse_nb.received")
 
 
 # ---------------------------------------------------------------- the pool
@@ -270,22 +160,25 @@ class ClientPool:
             )
 
     def check_region(self, region: str, service: str | None = None) -> None:
-        """Raise ``UsageError`` naming the closest regions when ``region`` is unknown."""
+        """Raise ``UsageError`` (``errors.unknown_region``) when this backend does not
+        serve ``region``: it names the closest regions and where the list is."""
+        sandbox = self.backend.kind == "sandbox"
         if isinstance(region, str):  # fast paths: a known region costs a set lookup
-            if self.backend.kind == "sandbox" and region in self.backend.endpoints:
+            if sandbox and region in self.backend.endpoints:
                 return
-            if self.backend.kind != "sandbox" and region in self.known_regions():
+            if not sandbox and region in self.known_regions():
                 return
-        regions = self.known_regions(service if self.backend.kind != "sandbox" else None)
-        if not isinstance(region, str) or (regions and region not in regions):
-            raise UsageError(
-                f"unknown region {region!r}{did_you_mean(str(region), regions)}",
-                suggestion=f"use one of the {len(regions)} regions of the "
-                           f"{self.backend.kind} backend",
-            )
-        if self.backend.kind == "sandbox" and not regions:
+        regions = self.known_regions(None if sandbox else service)
+        if sandbox and not regions:
             raise UsageError("the sandbox backend lists no regions",
                              suggestion="start the sandbox before creating clients")
+        if not isinstance(region, str) or (regions and region not in regions):
+            if sandbox:
+                raise unknown_region(region, regions,
+                                     by=f"the sandbox at {self.backend.sandbox_url}",
+                                     listed_at="kit.sandbox.regions")
+            raise unknown_region(region, regions, by=f"AWS for {service or 'ec2'}",
+                                 listed_at=f"kit.pool.known_regions({service!r})")
 
     def paginator_config(self, service: str, api_operation: str) -> dict[str, Any] | None:
         """botocore's paginator definition of an operation (tokens, result keys), or None."""
@@ -318,7 +211,8 @@ class ClientPool:
         entry.touched = now
         return entry.client
 
-    def _create(self, st: _ProcessState, key: tuple[str, str, str, str | None]) -> _Entry:
+    def _create(self, st: _ProcessState,
+                key: tuple[str, str, str, str | None]) -> PooledClient:
         service, region, _identity, endpoint = key
         self.check_service(service)
         self.check_region(region, service)
@@ -328,12 +222,12 @@ class ClientPool:
                 return entry
             stat = st.stats.get((service, region))
             if stat is None:
-                stat = st.stats[(service, region)] = _Stat(service, region)
+                stat = st.stats[(service, region)] = ClientStat(service, region)
             client = self._session(st).client(service, region_name=region,
                                               endpoint_url=endpoint, config=self._config())
-            _instrument_http(client, stat, wait=self.settings.pool_read_timeout)
-            entry = _Entry(client, stat)
-            _install_hooks(client, entry, self.recorder)
+            instrument_http(client, stat, wait=self.settings.pool_read_timeout)
+            entry = PooledClient(client, stat)
+            install_hooks(client, entry, self.recorder)
             stat.clients_created += 1
             st.entries[key] = entry
             log.debug("pooled client %s/%s created (endpoint %s)",
@@ -366,6 +260,19 @@ class ClientPool:
         for entry in dropped:
             _close_client(entry.client)
 
+    def renewing(self, attempt: Callable[[], T]) -> T:
+        """``attempt()``; when it fails because the credentials expired, rebuild the session
+        (``refresh``: credentials are re-read) and try once more. The one place that
+        handles expired credentials: a second expiry, or any other failure, propagates."""
+        try:
+            return attempt()
+        except Exception as exc:
+            if not is_expired(exc):
+                raise
+            log.info("credentials expired; rebuilding the session once")
+            self.refresh()
+        return attempt()
+
     def validate(self) -> dict[str, str]:
         """Check who we are (STS GetCallerIdentity); rebuild once on expired credentials.
 
@@ -374,19 +281,12 @@ class ClientPool:
         import botocore.exceptions
 
         region = self.backend.default_region
-        for first in (True, False):
-            try:
-                ident = self.client("sts", region).get_caller_identity()
-            except (botocore.exceptions.ClientError,
-                    botocore.exceptions.BotoCoreError) as exc:
-                if first and error_code(exc) in EXPIRED_CODES:
-                    log.info("credentials expired; rebuilding the session")
-                    self.refresh()
-                    continue
-                raise to_aws_error(exc, "sts", "get_caller_identity", region) from exc
-            return {"account": ident.get("Account", ""), "arn": ident.get("Arn", ""),
-                    "user_id": ident.get("UserId", "")}
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            ident = self.renewing(lambda: self.client("sts", region).get_caller_identity())
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise to_aws_error(exc, "sts", "get_caller_identity", region) from exc
+        return {"account": ident.get("Account", ""), "arn": ident.get("Arn", ""),
+                "user_id": ident.get("UserId", "")}
 
     def scope(self) -> str:
         """The identity label that scopes cache entries: the sandbox's URL and profile, or

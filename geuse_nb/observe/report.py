@@ -167,10 +167,9 @@ def _as_frame(obj: Any) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- sections
 def _errors_mask(calls: pd.DataFrame) -> pd.Series:
-    import pandas as pd
+    from .analysis import error_attempts  # the one "this attempt was an error" rule
 
-    status = pd.to_numeric(calls["http_status"], errors="coerce").fillna(0)
-    return calls["error_code"].notna() | (status >= 400)
+    return error_attempts(calls)
 
 
 def _run_summary(recorder: Recorder, calls: pd.DataFrame, ops: pd.DataFrame,

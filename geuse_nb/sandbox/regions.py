@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-from ..errors import SandboxError, did_you_mean
+from ..errors import SandboxError, unknown_region
 
 # (latitude, longitude) of each region's metro area, from AWS's public region list.
 COORDINATES: Mapping[str, tuple[float, float]] = MappingProxyType({
@@ -50,14 +50,13 @@ def default_rtt(home: str, region: str) -> float:
 
 
 def check_region(region: str, known: Iterable[str]) -> str:
-    """``region`` if it is one of ``known``; else SandboxError naming the closest valid names."""
+    """``region`` if it is one of ``known``; else ``UsageError`` (``errors.unknown_region``,
+    the same error the client side raises) naming the closest served regions."""
     names = list(known)
     if region in names:
         return region
-    raise SandboxError(f"region {region!r} is not served by this sandbox"
-                       f"{did_you_mean(str(region), names)}",
-                       suggestion=f"use one of {', '.join(names)}, or set regions= when "
-                                  "starting the sandbox")
+    raise unknown_region(region, names, by="this sandbox",
+                         listed_at="kit.sandbox.regions (Sandbox(regions=[...]) serves others)")
 
 
 def resolve_rtts(regions: Iterable[str], home: str,

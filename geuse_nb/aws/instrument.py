@@ -1,0 +1,146 @@
+"""What a pooled client reports: its TCP connections, and every HTTP attempt it makes.
+
+Two hooks, both installed once when the pool makes a client:
+
+- urllib3: botocore's connection-pool classes are swapped for subclasses that count
+  every TCP connect (reconnects included) and make each pool *blocking*, so
+  ``pool_max_connections`` is a hard cap per endpoint and an extra thread waits for a
+  free connection instead of opening one that is then thrown away.
+- botocore events: ``before-send`` stamps the attempt's start, ``response-received``
+  counts the request and records one ``api_calls`` row (retries and connection errors
+  included) in the metrics recorder. Recording costs about a microsecond per attempt
+  (``bench/bench_metrics.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..observe.metrics import Recorder
+
+_T0 = "geuse_nb.t0"  # key of the per-attempt start time in botocore's request context
+
+
+class ClientStat:
+    """Counters of one (service, region); they outlive client rebuilds."""
+
+    __slots__ = ("clients_created", "connections", "last_used", "lock", "region", "requests",
+                 "service")
+
+    def __init__(self, service: str, region: str) -> None:
+        self.service = service
+        self.region = region
+        self.clients_created = 0
+        self.requests = 0
+        self.connections = 0
+        self.last_used: float | None = None
+        self.lock = threading.Lock()
+
+    def connection_opened(self) -> None:
+        with self.lock:
+            self.connections += 1
+
+
+class PooledClient:
+    """One pooled client, its counters, and when it was last touched (monotonic seconds)."""
+
+    __slots__ = ("client", "stat", "touched")
+
+    def __init__(self, client: Any, stat: ClientStat) -> None:
+        self.client = client
+        self.stat = stat
+        self.touched = time.monotonic()
+
+
+# ---------------------------------------------------------------- urllib3
+class _CountingConnection:
+    """Mixed into botocore's connection classes: counts every TCP connect."""
+
+    _geuse_stat: ClientStat
+
+    def connect(self) -> None:
+        self._geuse_stat.connection_opened()
+        super().connect()  # type: ignore[misc]  # a mixin: the next class in the MRO has it
+
+
+class _WaitingPool:
+    """Mixed into botocore's connection pools: a blocking pool waits at most ``_geuse_wait``."""
+
+    _geuse_wait: float
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        # a mixin: urllib3's HTTPConnectionPool, next in the MRO, has _get_conn
+        return super()._get_conn(  # type: ignore[misc]
+            self._geuse_wait if timeout is None else timeout)
+
+
+def instrument_http(client: Any, stat: ClientStat, wait: float) -> None:
+    """Make the client's urllib3 pools blocking and count their connections.
+
+    Reaches into botocore's ``URLLib3Session`` (``_endpoint.http_session._manager``):
+    that is where botocore keeps the urllib3 ``PoolManager`` and its pool classes.
+    Pools are created on first request, so swapping the classes now covers them all.
+    """
+    http = client._endpoint.http_session
+    managers = [http._manager, *getattr(http, "_proxy_managers", {}).values()]
+    classes = {}
+    for scheme, pool_cls in dict(managers[0].pool_classes_by_scheme).items():
+        conn_cls = type(f"Counted{pool_cls.ConnectionCls.__name__}",
+                        (_CountingConnection, pool_cls.ConnectionCls), {"_geuse_stat": stat})
+        classes[scheme] = type(f"Pooled{pool_cls.__name__}", (_WaitingPool, pool_cls),
+                               {"ConnectionCls": conn_cls, "_geuse_wait": wait})
+    for manager in managers:
+        manager.pool_classes_by_scheme = classes
+        manager.connection_pool_kw["block"] = True
+
+
+# ---------------------------------------------------------------- botocore events
+def install_hooks(client: Any, entry: PooledClient, recorder: Recorder | None) -> None:
+    """Record every HTTP attempt (retries and connection errors included).
+
+    The operation is recorded as boto3's method name (``xform_name`` of the API name),
+    the same name the call path records its cache hits under.
+    """
+    from botocore import xform_name
+
+    stat = entry.stat
+    service, region = stat.service, stat.region
+    perf = time.perf_counter
+    wall = time.time
+    mono = time.monotonic
+
+    def stamp(request: Any, **_: Any) -> None:
+        request.context[_T0] = perf()
+
+    def received(event_name: str, response_dict: Any = None, parsed_response: Any = None,
+                 context: Any = None, exception: Any = None, **_: Any) -> None:
+        end = perf()
+        context = context or {}
+        start = context.pop(_T0, None)
+        with stat.lock:
+            stat.requests += 1
+            stat.last_used = wall()
+        entry.touched = mono()
+        if recorder is None or not recorder.enabled:
+            return
+        status = response_dict.get("status_code") if response_dict else None
+        code = None
+        if parsed_response:
+            err = parsed_response.get("Error")
+            if err:
+                code = err.get("Code")
+        elif exception is not None:
+            code = type(exception).__name__
+        attempt = context.get("retries", {}).get("attempt", 1)
+        recorder.record_api_call(
+            service=service, operation=xform_name(event_name.rsplit(".", 1)[-1]),
+            region=region, latency=(end - start) if start is not None else 0.0,
+            attempt=attempt, http_status=status, error_code=code, retried=attempt > 1,
+        )
+
+    events = client.meta.events
+    events.register("before-send", stamp, unique_id="geuse_nb.stamp")
+    events.register("response-received", received, unique_id="geuse_nb.received")
