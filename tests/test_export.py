@@ -1,0 +1,271 @@
+"""Offline HTML export of executed notebooks (geuse_nb.face.export), checked in a real headless
+Chromium whose every network request is counted.
+
+Chromium runs with every host resolving to nothing and every request sent to a closed
+loopback proxy, so nothing can leave; the page's own requests are counted through the
+DevTools protocol (``DevTools``: ``Network.requestWillBeSent`` on the page's target). A page
+that asked for require.js, MathJax or the widget manager would be counted, so "no network
+request" is measured, not assumed; a control page with an outside image and script proves
+the count sees requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import numpy as np
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from geuse_nb.errors import UsageError
+from geuse_nb.face.export import WIDGET_VIEW, export, external_references, staticize, to_html
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-default-apps", "--disable-extensions", "--hide-scrollbars",
+         "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-bypass-list=<-loopback>"]
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("chromium is not installed: run `make browser` "
+                    "(or `apt-get install -y chromium`)", pytrace=False)
+    return path
+
+
+def _pipe_fds(commands: int, answers: int) -> None:
+    """In the child: commands on fd 3, answers on fd 4 (via spare fds, so neither clobbers
+    the other whatever numbers the pipes got)."""
+    spare_in, spare_out = os.dup(commands), os.dup(answers)
+    os.dup2(spare_in, 3)
+    os.dup2(spare_out, 4)
+
+
+class DevTools:
+    """Headless chromium driven over ``--remote-debugging-pipe`` (fds 3 and 4, NUL-framed JSON):
+    the page's own requests come from ``Network.requestWillBeSent`` on its target, so
+    chromium's background traffic (which it sends despite the flags) is not mistaken for
+    the page's, and nothing extra (websockets, drivers) is needed."""
+
+    def __init__(self, profile: Path, size: tuple[int, int] = (1200, 2000)) -> None:
+        to_chrome_r, self._to_chrome = os.pipe()
+        self._from_chrome, from_chrome_w = os.pipe()
+        # chromium expects the pipe on fds 3 (commands in) and 4 (answers out)
+        self.proc = subprocess.Popen(
+            [chromium(), *FLAGS, "--proxy-server=http://127.0.0.1:9",
+             "--remote-debugging-pipe", f"--user-data-dir={profile}",
+             f"--window-size={size[0]},{size[1]}", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(3, 4), start_new_session=True,
+            preexec_fn=lambda: _pipe_fds(to_chrome_r, from_chrome_w))
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._buf = b""
+        self._next = 0
+        self.events: list[dict[str, Any]] = []
+        self.size = size
+
+    def send(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
+        self._next += 1
+        msg: dict[str, Any] = {"id": self._next, "method": method, "params": params}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._to_chrome, json.dumps(msg).encode() + b"\0")
+        while True:
+            reply = self._read()
+            if reply.get("id") == self._next:
+                assert "error" not in reply, reply
+                return dict(reply.get("result", {}))
+            self.events.append(reply)
+
+    def _read(self, timeout: float = 60) -> dict[str, Any]:
+        import select
+
+        while b"\0" not in self._buf:
+            ready, _, _ = select.select([self._from_chrome], [], [], timeout)
+            assert ready, "chromium did not answer over the DevTools pipe"
+            chunk = os.read(self._from_chrome, 1 << 20)
+            assert chunk, "chromium closed the DevTools pipe"
+            self._buf += chunk
+        raw, self._buf = self._buf.split(b"\0", 1)
+        return dict(json.loads(raw))
+
+    def wait_for(self, method: str, predicate: Any = None) -> dict[str, Any]:
+        for event in self.events:
+            if event.get("method") == method and (predicate is None or predicate(event)):
+                return event
+        while True:
+            event = self._read()
+            self.events.append(event)
+            if event.get("method") == method and (predicate is None or predicate(event)):
+                return event
+
+    def close(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the process group we started
+        self.proc.wait()
+        os.close(self._to_chrome)
+        os.close(self._from_chrome)
+
+
+def open_offline(page: Path, workdir: Path, *, screenshot: bool = True) -> dict[str, Any]:
+    """Open ``page`` offline in headless chromium: every URL the page requested (http(s),
+    ws, ftp: anything that is not the file itself, data: or blob:), the rendered DOM, and
+    the screenshot's pixels."""
+    tools = DevTools(workdir / f"profile-{page.stem}")
+    try:
+        target = tools.send("Target.createTarget", url="about:blank")["targetId"]
+        session = tools.send("Target.attachToTarget", targetId=target, flatten=True)[
+            "sessionId"]
+        tools.send("Network.enable", session)
+        tools.send("Page.enable", session)
+        tools.send("Page.setLifecycleEventsEnabled", session, enabled=True)
+        tools.send("Emulation.setDeviceMetricsOverride", session, width=tools.size[0],
+                   height=tools.size[1], deviceScaleFactor=1, mobile=False)
+        url = page.resolve().as_uri()
+        loader = tools.send("Page.navigate", session, url=url)["loaderId"]
+        tools.wait_for("Page.lifecycleEvent", lambda e: e["params"]["name"] == "networkIdle"
+                       and e["params"]["loaderId"] == loader)
+        requested = [e["params"]["request"]["url"] for e in tools.events
+                     if e.get("method") == "Network.requestWillBeSent"
+                     and e.get("sessionId") == session]
+        out: dict[str, Any] = {
+            "all_requests": requested,
+            "requests": [u for u in requested
+                         if u != url and not u.startswith(("data:", "blob:", "about:"))],
+            "dom": tools.send("Runtime.evaluate", session,
+                              expression="document.documentElement.outerHTML",
+                              returnByValue=True)["result"]["value"],
+        }
+        if screenshot:
+            import base64
+            import io
+
+            import matplotlib.image
+
+            png = base64.b64decode(tools.send("Page.captureScreenshot", session,
+                                              format="png")["data"])
+            (workdir / f"{page.stem}.png").write_bytes(png)
+            out["pixels"] = matplotlib.image.imread(io.BytesIO(png), format="png")
+        return out
+    finally:
+        tools.close()
+
+
+def assert_not_blank(pixels: Any, min_inked: float = 0.002) -> None:
+    """Ink on the page: some pixels (≥ 0.2 % by default; a blank page has none) differ from the page's background colour, in > 20
+    colours (anti-aliased text alone has dozens)."""
+    flat = (pixels[..., :3].reshape(-1, 3) * 255).astype(np.uint8)
+    colours, counts = np.unique(flat, axis=0, return_counts=True)
+    background = colours[counts.argmax()]
+    inked = (np.abs(flat.astype(int) - background).sum(axis=1) > 30).mean()
+    assert inked > min_inked, f"screenshot is blank ({inked:.2%} of pixels inked)"
+    assert len(colours) > 20, "screenshot has too few colours to hold text"
+
+
+# ---------------------------------------------------------------- a notebook like a kernel's
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAFklEQVR4nGP8z8DwnwEJMDGgAeICAJ"
+       "B9Av7YjDBjAAAAAElFTkSuQmCC")
+
+
+def widget_notebook() -> Any:
+    """What a kernel leaves: a widget bar whose fallback is static HTML, a plot, math."""
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Export test\n\nInline math $e^{i\\pi}+1=0$."),
+        new_code_cell("bar()", outputs=[new_output(
+            "display_data", data={
+                WIDGET_VIEW: {"model_id": "abc", "version_major": 2, "version_minor": 0},
+                "text/html": '<div class="geuse-progress">spot prices 3/3 done</div>',
+                "text/plain": "spot prices 3/3"})]),
+        new_code_cell("bare_widget()", outputs=[new_output(
+            "display_data", data={WIDGET_VIEW: {"model_id": "def", "version_major": 2,
+                                                "version_minor": 0}})]),
+        new_code_cell("plot()", outputs=[new_output(
+            "display_data", data={"image/png": PNG, "text/plain": "<Figure>"})]),
+    ])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {
+        "state": {}, "version_major": 2, "version_minor": 0}}
+    return nb
+
+
+def test_staticize_keeps_fallbacks_and_drops_widget_state() -> None:
+    nb = widget_notebook()
+    out = staticize(nb)
+    assert "widgets" not in out.metadata and "widgets" in nb.metadata  # a copy
+    bar = out.cells[1].outputs
+    assert len(bar) == 1 and WIDGET_VIEW not in bar[0]["data"]
+    assert "3/3 done" in bar[0]["data"]["text/html"]
+    assert out.cells[2].outputs == []  # no fallback: nothing left to show offline
+    assert out.cells[3].outputs[0]["data"]["image/png"] == PNG
+
+
+def test_export_has_no_outside_references_where_plain_nbconvert_has() -> None:
+    from nbconvert import HTMLExporter
+
+    plain, _ = HTMLExporter(template_name="lab").from_notebook_node(widget_notebook())
+    leaks = external_references(plain)
+    assert any("require" in u for u in leaks) and any("mathjax" in u.lower() for u in leaks)
+    html = to_html(widget_notebook())
+    assert external_references(html) == []
+    assert not re.search(r"<script[^>]*\bsrc=", html)
+    assert "spot prices 3/3 done" in html and f"data:image/png;base64,{PNG}" in html
+
+
+def test_no_input_hides_code(tmp_path: Path) -> None:
+    src = tmp_path / "n.ipynb"
+    nbformat.write(widget_notebook(), src)
+    with_code = export(src).read_text()
+    without = export(src, tmp_path / "short.html", no_input=True).read_text()
+    code = ">bare_widget<"  # the highlighted source of a code cell
+    assert code in with_code and code not in without
+    assert "3/3 done" in without
+
+
+def test_export_refuses_what_is_not_a_notebook(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"'.*missing\.ipynb' is not a notebook"):
+        export(tmp_path / "missing.ipynb")
+
+
+@pytest.mark.timeout(240)
+def test_counter_sees_requests_and_export_makes_none(tmp_path: Path) -> None:
+    """The control page's outside image is counted; the exported page asks for nothing."""
+    control = tmp_path / "control.html"
+    control.write_text('<html><body><img src="https://cdn.example.com/x.png">'
+                       '<script src="https://cdn.jsdelivr.net/npm/require.js"></script>'
+                       "</body></html>")
+    seen = open_offline(control, tmp_path, screenshot=False)
+    assert "https://cdn.example.com/x.png" in seen["requests"], "the count is blind"
+
+    src = tmp_path / "nb.ipynb"
+    nbformat.write(widget_notebook(), src)
+    page = export(src)
+    seen = open_offline(page, tmp_path)
+    assert seen["requests"] == [], seen["requests"]
+    assert "spot prices 3/3 done" in seen["dom"]
+    assert re.search(r'<img[^>]+src="data:image/png;base64,', seen["dom"])
+    assert_not_blank(seen["pixels"])
+
+
+# ---------------------------------------------------------------- the CLI's report command
+def test_cli_report_writes_offline_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    from geuse_nb.face.cli import main
+
+    src = tmp_path / "n.ipynb"
+    nbformat.write(widget_notebook(), src)
+    assert main(["report", str(src), "--out", str(tmp_path / "out")]) == 0
+    page = tmp_path / "out" / "n.html"
+    assert f"html: {page}" in capsys.readouterr().out
+    assert external_references(page.read_text()) == []
+    assert main(["report", str(tmp_path / "nope.ipynb")]) == 1
+    assert "is not a notebook" in capsys.readouterr().err
