@@ -216,7 +216,8 @@ def test_spot_history_over_a_week(sandbox: Sandbox) -> None:
     for item in items:
         assert item["Timestamp"] <= WEEK_AGO
         by_az.setdefault(item["AvailabilityZone"], []).append(float(item["SpotPrice"]))
-    assert set(by_az) == zones
+    # every AZ the catalog prices g4dn.xlarge in; use1-az3 (us-east-1e) does not offer it
+    assert set(by_az) == zones - {"us-east-1e"}
     assert all(len(prices) >= 10 for prices in by_az.values())
     assert all(0.1 < p < 0.526 for prices in by_az.values() for p in prices)  # ≤ on-demand
     assert len({round(sum(p) / len(p), 4) for p in by_az.values()}) == len(by_az)

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from geuse_nb.errors import SandboxError
+from geuse_nb.errors import GeuseError, SandboxError
 from geuse_nb.sandbox.market import MarketError, Query, SpotMarket, data_dir, load_offers
 from geuse_nb.sandbox.network import NetworkModel
 from geuse_nb.sandbox.regions import DEFAULT_REGIONS, check_region, default_rtt, resolve_rtts
 
-ZONES = {"us-east-1": ["us-east-1a", "us-east-1b", "us-east-1c"],
-         "eu-west-1": ["eu-west-1a", "eu-west-1b"]}
+# {name: id} as moto's DescribeAvailabilityZones reports them (the sandbox's mapping)
+ZONES = {"us-east-1": {"us-east-1a": "use1-az6", "us-east-1b": "use1-az1",
+                       "us-east-1c": "use1-az2", "us-east-1e": "use1-az3"},
+         "eu-west-1": {"eu-west-1a": "euw1-az3", "eu-west-1b": "euw1-az1"}}
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
@@ -29,16 +31,18 @@ def _query(**params: str) -> Query:
 
 def test_table_covers_runbook_families_and_regions() -> None:
     path = data_dir() / "spot_market.csv"
-    assert path.stat().st_size < 200_000
+    assert path.stat().st_size < 250_000
     rows = list(csv.DictReader(path.open()))
     regions = {r["region"] for r in rows}
     families = {r["instance_type"].split(".")[0] for r in rows}
     assert len(regions) >= 12
-    assert {"g4dn", "g5", "g6", "p3", "m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "r6i",
-            "t3"} <= families
+    assert {"g4dn", "g5", "g5g", "g6", "g6e", "p3", "p4d", "p5", "inf2", "m5", "m6i", "m7i",
+            "c5", "c6i", "r5", "t3"} <= families
     g4 = next(r for r in rows if r["region"] == "us-east-1" and r["instance_type"] == "g4dn.xlarge")
     assert (g4["vcpu"], g4["gpus"]) == ("4", "1")
     assert all(r["price_source"] for r in rows)
+    zones = [z.split(":")[0] for r in rows for z in r["spot_by_az"].split()]
+    assert zones and all(z.count("-") == 1 and "-az" in z for z in zones)  # ids, no Local Zones
 
 
 def test_table_rebuilds_identically_from_shared_data(shared_data: Path, tmp_path: Path) -> None:
@@ -66,13 +70,16 @@ def test_prices_are_plausible_and_differ_by_az(offers: dict) -> None:
         "InstanceType.1": "g4dn.xlarge", "ProductDescription.1": "Linux/UNIX",
         "StartTime": "2026-05-25T12:00:00Z"}), now=NOW)
     offer = offers[("us-east-1", "g4dn.xlarge")]
-    expected = offer.ondemand_linux * (1 - offer.savings_linux / 100)
     by_az: dict[str, list[float]] = {}
     for item in items:
         by_az.setdefault(item["availabilityZone"], []).append(float(item["spotPrice"]))
-    assert set(by_az) == set(ZONES["us-east-1"])
+    # use1-az3 (us-east-1e) has no catalog price for g4dn.xlarge: it does not offer it
+    assert set(by_az) == {"us-east-1a", "us-east-1b", "us-east-1c"}
     assert all(len(p) >= 20 for p in by_az.values())  # a change every few hours over 7 days
-    assert all(0.5 * expected < p <= offer.ondemand_linux for ps in by_az.values() for p in ps)
+    for az, prices in by_az.items():  # the walk wanders around the AZ's real level
+        level = offer.spot_by_az[ZONES["us-east-1"][az]]
+        assert all(0.7 * level < p <= offer.ondemand_linux for p in prices)
+        assert 0.85 * level < sum(prices) / len(prices) < 1.15 * level
     means = [sum(p) / len(p) for p in by_az.values()]
     assert len({round(m, 4) for m in means}) == len(means)
     windows, _ = market.describe("us-east-1", _query(**{
@@ -129,7 +136,7 @@ def test_default_rtts_follow_distance() -> None:
 
 
 def test_unknown_region_names_the_closest() -> None:
-    with pytest.raises(SandboxError, match="us-east-1"):
+    with pytest.raises(GeuseError, match="us-east-1"):  # UsageError since the layout change
         check_region("us-eats-1", DEFAULT_REGIONS)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import GeuseError
+from ._replay import ReplayMarket
 from .awserror import SERVER_ERRORS, RequestInfo, error_response, throttle
 from .counters import Counters
 from .market import MarketError, Query, SpotMarket, to_xml
@@ -75,6 +76,7 @@ class SandboxApp:
         self.on_shutdown: Callable[[], None] = lambda: None
         self._moto: Any = None
         self._market: SpotMarket | None = None
+        self._replay: ReplayMarket | None = None  # a given history, served instead of _market
         self._models: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._in_flight = 0  # region requests being served (read by the warm-up)
@@ -87,7 +89,9 @@ class SandboxApp:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         self._moto = _memoised_dispatcher(DomainDispatcherApplication)(create_backend_app)
-        zones = {r: [z.name for z in RegionsAndZonesBackend.zones.get(r, [])]
+        # {AZ name: AZ id} as moto's DescribeAvailabilityZones reports them: the one table
+        # that maps the price table's AZ ids (use1-az2) to the names served (us-east-1c).
+        zones = {r: {z.name: z.zone_id for z in RegionsAndZonesBackend.zones.get(r, [])}
                  for r in self.regions}
         self._market = SpotMarket(self.seed, zones)
         self.moto_ready.set()
@@ -215,7 +219,7 @@ class SandboxApp:
 
     def _spot(self, region: str, info: RequestInfo) -> tuple[str, list[tuple[str, str]], bytes]:
         self.moto_ready.wait()
-        market = self._market
+        market: SpotMarket | ReplayMarket | None = self._replay or self._market
         if market is None:  # moto failed to load
             return error_response(info, 503, "ServiceUnavailable", "The sandbox is starting.",
                                   sender=False)
@@ -266,6 +270,14 @@ class SandboxApp:
             return self.model.state()
         if path == "/_geuse/counters":
             return self.counters.snapshot()
+        if path == "/_geuse/spot-history" and method == "POST":
+            self._replay = ReplayMarket(payload.get("rows") or [], self.regions)
+            return self._replay.summary()
+        if path == "/_geuse/spot-history/clear" and method == "POST":
+            self._replay = None
+            return {"replaying": False}
+        if path == "/_geuse/spot-history":
+            return self._replay.summary() if self._replay else {"replaying": False}
         if path == "/_geuse/counters/reset" and method == "POST":
             self.counters.reset()
             return {"reset": True}

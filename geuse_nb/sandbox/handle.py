@@ -288,6 +288,29 @@ class Sandbox:
         """No throttling, no errors, no outages anywhere."""
         return self._call("POST", "/_geuse/faults/clear", {})
 
+    def set_spot_history(self, history: pd.DataFrame, *,
+                         shift_to_now: bool = False) -> dict[str, Any]:
+        """Serve ``history`` (the columns ``geuse_nb.ops.spot.history`` returns: region,
+        availability_zone, instance_type, product, price, timestamp) to
+        DescribeSpotPriceHistory instead of the generated market, with the same windows,
+        filters and pages. ``product`` may be left out (Linux/UNIX). ``shift_to_now`` moves
+        every timestamp by one offset so the newest change is now: a recorded market plays
+        as if it had just happened. Cached answers stay cached: read with ``refresh=True``
+        (or a fresh cache) after changing the market. Returns what the sandbox now holds."""
+        from ._replay import history_rows
+
+        return self._call("POST", "/_geuse/spot-history",
+                          {"rows": history_rows(history, self.regions, shift_to_now)})
+
+    def clear_spot_history(self) -> dict[str, Any]:
+        """Go back to the generated market."""
+        return self._call("POST", "/_geuse/spot-history/clear", {})
+
+    def spot_history(self) -> dict[str, Any]:
+        """What the replayed market holds (rows, pools, regions, first, last), or
+        ``{"replaying": False}``."""
+        return self._call("GET", "/_geuse/spot-history")
+
     def counters(self) -> dict[str, Any]:
         """``{"connections": {region: n}, "requests": [{region, service, operation, requests,
         throttled, errors}, ...]}`` since start or the last reset."""

@@ -1,11 +1,15 @@
 """The sandbox spot market: an EC2 ``DescribeSpotPriceHistory`` built on ``data/``.
 
-Price of (region, AZ, type, product) at time t: the on-demand price × (1 − advisor savings),
-× a fixed per-AZ factor (±12 %), × a bounded random walk that changes every ``STEP_HOURS`` at an
-AZ-specific offset, capped at the on-demand price. Every random number is a hash of
-(seed, region, AZ, type, product, time bucket), never global RNG state, so the answer does not
-depend on the order of queries, and the same seed gives the same market in any process.
-Windows on-demand = Linux + ``WINDOWS_PER_VCPU`` USD per vCPU-hour (AWS's licence surcharge).
+Price of (region, AZ, type, product) at time t: the AZ's real spot price level from the table
+(SkyPilot's catalog names AZs by id, ``use1-az2``; the sandbox names them as moto does,
+``us-east-1c``, and moto's own name → id table, the one its DescribeAvailabilityZones reports,
+joins the two) × a bounded random walk that changes every ``STEP_HOURS`` at an AZ-specific
+offset, capped at the on-demand price. An AZ the catalog gives no spot price for a type does not
+offer that type (use1-az3 offers few types on AWS too), so it serves no rows for it. Every random
+number is a hash of (seed, region, AZ, type, product, time bucket), never global RNG state, so
+the answer does not depend on the order of queries, and the same seed gives the same market in
+any process. Windows = the Linux level + ``WINDOWS_PER_VCPU`` USD per vCPU-hour (AWS's licence
+surcharge, which spot does not discount), capped at Windows on-demand.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -29,7 +33,6 @@ PRODUCTS = ("Linux/UNIX", "Linux/UNIX (Amazon VPC)", "Windows", "Windows (Amazon
 STEP_HOURS = 4
 WALK_STEPS = 12  # the walk is a moving sum of the last WALK_STEPS hashed steps
 WALK_SIGMA = 0.05
-AZ_SPREAD = 0.12
 WINDOWS_PER_VCPU = 0.046
 HISTORY_DAYS = 90
 DEFAULT_WINDOW = dt.timedelta(days=1)
@@ -68,14 +71,19 @@ class Offer:
     instance_type: str
     vcpu: int
     ondemand_linux: float
-    savings_linux: float
-    savings_windows: float
+    spot_by_az: Mapping[str, float]  # AZ id → the catalog's Linux spot price there
+    memory_gib: float = 0.0
+    gpus: int = 0
+    savings_linux: float | None = None  # advisor figures; None where the feed has no row
+    savings_windows: float | None = None
+    interruption: int | None = None
 
-    def base_price(self, product: str) -> float:
-        if product.startswith("Windows"):
-            return (self.ondemand_linux + WINDOWS_PER_VCPU * self.vcpu) * (
-                1 - self.savings_windows / 100)
-        return self.ondemand_linux * (1 - self.savings_linux / 100)
+    def base_price(self, product: str, zone_id: str) -> float | None:
+        """The spot price level in AZ ``zone_id``; None when the AZ does not offer the type."""
+        level = self.spot_by_az.get(zone_id)
+        if level is None:
+            return None
+        return level + WINDOWS_PER_VCPU * self.vcpu if product.startswith("Windows") else level
 
     def ondemand(self, product: str) -> float:
         extra = WINDOWS_PER_VCPU * self.vcpu if product.startswith("Windows") else 0.0
@@ -85,12 +93,19 @@ class Offer:
 def load_offers(path: Path | None = None) -> dict[tuple[str, str], Offer]:
     """{(region, type): Offer} from ``spot_market.csv``."""
     path = path or data_dir() / "spot_market.csv"
+    def maybe(text: str) -> float | None:
+        return float(text) if text else None
+
     offers = {}
     with path.open(newline="") as fh:
         for row in csv.DictReader(fh):
+            zones = dict(item.split(":") for item in row["spot_by_az"].split())
             offer = Offer(row["region"], row["instance_type"], int(row["vcpu"]),
-                          float(row["ondemand_linux"]), float(row["savings_linux"]),
-                          float(row["savings_windows"]))
+                          float(row["ondemand_linux"]),
+                          {z: float(p) for z, p in zones.items()},
+                          float(row["memory_gib"]), int(row["gpus"]),
+                          maybe(row["savings_linux"]), maybe(row["savings_windows"]),
+                          int(row["interruption"]) if row["interruption"] else None)
             offers[(offer.region, offer.instance_type)] = offer
     return offers
 
@@ -166,12 +181,15 @@ class Query:
 
 
 class SpotMarket:
-    """Deterministic spot price history for the regions and AZs it is given."""
+    """Deterministic spot price history for the regions and AZs it is given.
 
-    def __init__(self, seed: int, zones: Mapping[str, Iterable[str]],
+    ``zones`` maps each region to its ``{AZ name: AZ id}`` (moto's table in the sandbox).
+    """
+
+    def __init__(self, seed: int, zones: Mapping[str, Mapping[str, str]],
                  offers: Mapping[tuple[str, str], Offer] | None = None) -> None:
         self.seed = seed
-        self.zones = {r: list(z) for r, z in zones.items()}
+        self.zones = {r: dict(z) for r, z in zones.items()}
         self.offers = dict(offers) if offers is not None else load_offers()
 
     # ------------------------------------------------------------ the model
@@ -186,12 +204,19 @@ class SpotMarket:
         offset = _unit(self.seed, "offset", region, az, itype, bucket)
         return _EPOCH + _STEP * bucket + _STEP * offset
 
+    def offered(self, region: str, az: str, itype: str) -> bool:
+        """True when AZ ``az`` of ``region`` has a spot price level for ``itype``."""
+        offer = self.offers.get((region, itype))
+        zone_id = self.zones.get(region, {}).get(az)
+        return offer is not None and zone_id in offer.spot_by_az
+
     def price(self, region: str, az: str, itype: str, product: str, bucket: int) -> float:
         """The price set at the start of ``bucket``'s change for (region, az, type, product)."""
         offer = self.offers[(region, itype)]
-        az_factor = 1 + AZ_SPREAD * (2 * _unit(self.seed, "az", region, az, itype) - 1)
-        value = offer.base_price(product) * az_factor * self._walk(region, az, itype, product,
-                                                                  bucket)
+        level = offer.base_price(product, self.zones[region][az])
+        if level is None:
+            raise KeyError(f"{az} does not offer {itype}")
+        value = level * self._walk(region, az, itype, product, bucket)
         return round(min(value, offer.ondemand(product)), 6)
 
     def _series(self, region: str, az: str, itype: str, product: str, start: dt.datetime,
@@ -215,17 +240,11 @@ class SpotMarket:
     def describe(self, region: str, query: Query,
                  now: dt.datetime | None = None) -> tuple[list[dict[str, Any]], str | None]:
         """(items, next token) for one DescribeSpotPriceHistory page in ``region``."""
-        now = now or dt.datetime.now(dt.UTC)
-        end = min(query.end or now, now)
-        start = query.start or end - DEFAULT_WINDOW
-        start = max(start, now - dt.timedelta(days=HISTORY_DAYS))
-        offset = 0
-        if query.next_token:  # later pages use the first page's window, so nothing shifts
-            offset, start, end = _decode_token(query.next_token)
+        start, end, offset = window(query, now)
         filters = dict(query.filters)
         types = query.instance_types or tuple(sorted(t for r, t in self.offers if r == region))
         products = query.products or PRODUCTS
-        zones = self.zones.get(region, [])
+        zones = list(self.zones.get(region, {}))
         if query.availability_zone:
             zones = [z for z in zones if z == query.availability_zone]
         items = []
@@ -233,23 +252,57 @@ class SpotMarket:
             if (region, itype) not in self.offers or not _match(filters, "instance-type", itype):
                 continue
             for az in zones:
-                if not _match(filters, "availability-zone", az):
+                if not _match(filters, "availability-zone", az) or not self.offered(
+                        region, az, itype):
                     continue
                 for product in products:
                     if product not in PRODUCTS or not _match(filters, "product-description",
                                                              product):
                         continue
                     for when, price in self._series(region, az, itype, product, start, end):
-                        if _match(filters, "timestamp", _iso(when)) and _match(
-                                filters, "spot-price", f"{price:.6f}"):
-                            items.append({"instanceType": itype, "productDescription": product,
-                                          "spotPrice": f"{price:.6f}", "timestamp": _iso(when),
-                                          "availabilityZone": az})
-        items.sort(key=lambda i: (i["timestamp"], i["availabilityZone"], i["instanceType"],
-                                  i["productDescription"]), reverse=True)
-        page = items[offset:offset + query.max_results]
-        more = offset + query.max_results < len(items)
-        return page, _encode_token(offset + query.max_results, start, end) if more else None
+                        if keep(filters, when, price):
+                            items.append(item(itype, product, price, when, az))
+        return page(items, query, offset, start, end)
+
+
+def window(query: Query, now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime, int]:
+    """(start, end, offset) of a query: EndTime no later than now, StartTime a day before it
+    by default and no earlier than ``HISTORY_DAYS`` ago; later pages keep the first page's
+    window (carried in the token), so nothing shifts between pages."""
+    if query.next_token:
+        offset, start, end = _decode_token(query.next_token)
+        return start, end, offset
+    now = now or dt.datetime.now(dt.UTC)
+    end = min(query.end or now, now)
+    start = query.start or end - DEFAULT_WINDOW
+    return max(start, now - dt.timedelta(days=HISTORY_DAYS)), end, 0
+
+
+def keep(filters: Mapping[str, tuple[str, ...]], when: dt.datetime, price: float) -> bool:
+    """The ``timestamp`` and ``spot-price`` filters."""
+    return _match(filters, "timestamp", _iso(when)) and _match(filters, "spot-price",
+                                                               f"{price:.6f}")
+
+
+def item(itype: str, product: str, price: float, when: dt.datetime, az: str) -> dict[str, Any]:
+    """One spotPriceHistorySet item, as EC2 spells it."""
+    return {"instanceType": itype, "productDescription": product, "spotPrice": f"{price:.6f}",
+            "timestamp": _iso(when), "availabilityZone": az}
+
+
+def page(items: list[dict[str, Any]], query: Query, offset: int, start: dt.datetime,
+         end: dt.datetime) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first (as EC2), one page from ``offset``, and the token of the next page."""
+    items.sort(key=lambda i: (i["timestamp"], i["availabilityZone"], i["instanceType"],
+                              i["productDescription"]), reverse=True)
+    chunk = items[offset:offset + query.max_results]
+    more = offset + query.max_results < len(items)
+    return chunk, _encode_token(offset + query.max_results, start, end) if more else None
+
+
+def match(filters: Mapping[str, tuple[str, ...]], name: str, value: str) -> bool:
+    """True when ``value`` matches one of the filter's wildcard patterns (or no filter)."""
+    return _match(filters, name, value)
 
 
 def _match(filters: Mapping[str, tuple[str, ...]], name: str, value: str) -> bool:
