@@ -63,6 +63,7 @@ class Kit:
         from .aws.calls import CallPath
         from .aws.pool import ClientPool
         from .cache.tiered import TieredCache
+        from .aws.errors import is_retryable, suggestion_for
         from .engine.parallel import Engine
         from .observe.progress import Progress
         from .observe.resources import ResourceSampler
@@ -71,7 +72,8 @@ class Kit:
         self.pool: ClientPool = ClientPool(self.settings, self.backend, recorder=self.metrics)
         self.cache: TieredCache = TieredCache(self.settings, recorder=self.metrics)
         self._calls = CallPath(self.pool, self.cache, self.metrics)
-        self._engine = Engine(self.settings, progress=self.progress, recorder=self.metrics)
+        self._engine = Engine(self.settings, progress=self.progress, recorder=self.metrics,
+                              retry_if=is_retryable, suggest=suggestion_for)
         self.cache.attach(fetch=self._fetch_for_warm, pmap=self.pmap, scope=self.pool.scope)
         self._sampler = ResourceSampler(self.metrics, self.settings.metrics_collection_interval)
         self._sampler.start()
