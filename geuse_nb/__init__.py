@@ -9,7 +9,8 @@ moto and IPython load only when first used.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .config import Settings, configure, reset_configuration, settings_context
 from .errors import (
@@ -23,55 +24,140 @@ from .errors import (
 )
 from .kit import Kit, get_kit, init
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .aws.pool import ClientPool
+    from .cache.memoize import Memoized
+    from .cache.tiered import TieredCache
+    from .engine.results import JobResults
+    from .observe.metrics import Recorder
+    from .observe.report import Report
+    from .sandbox import Sandbox
+
 __version__ = "0.1.0"
 
 # A library logs; the application decides where it goes.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = [
-    "AwsCallError", "ConfigError", "GeuseError", "JobError", "Kit", "MissingDependencyError",
-    "SandboxError", "Settings", "UsageError", "cached", "call", "client", "configure",
-    "fanout", "get_kit", "init", "jobs", "pmap", "records", "report", "reset_configuration",
-    "settings_context",
-]
+# The public names, by group (each group sorted; `+=` keeps it readable by type checkers).
+__all__ = ["Kit", "get_kit", "init"]  # the kit and the default kit
+__all__ += [  # what the kit's methods return, for annotations (loaded on first use)
+    "ClientPool", "JobResults", "Recorder", "Report", "Sandbox", "TieredCache"]
+__all__ += [  # the same methods on the default kit
+    "cached", "call", "client", "fanout", "jobs", "pmap", "records", "report"]
+__all__ += ["Settings", "configure", "reset_configuration", "settings_context"]  # settings
+__all__ += [  # errors
+    "AwsCallError", "ConfigError", "GeuseError", "JobError", "MissingDependencyError",
+    "SandboxError", "UsageError"]
+
+# The returned types live in modules that import pandas, boto3 or joblib when used;
+# ``gn.JobResults`` imports its module on first access only (PEP 562), so
+# ``import geuse_nb`` stays light.
+_LAZY_TYPES: dict[str, str] = {
+    "ClientPool": "geuse_nb.aws.pool",
+    "JobResults": "geuse_nb.engine.results",
+    "Recorder": "geuse_nb.observe.metrics",
+    "Report": "geuse_nb.observe.report",
+    "Sandbox": "geuse_nb.sandbox",
+    "TieredCache": "geuse_nb.cache.tiered",
+}
 
 
+def __getattr__(name: str) -> Any:
+    module = _LAZY_TYPES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geuse_nb' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later accesses are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_TYPES})
+
+
+# ---------------------------------------------------------------- shortcuts on the default kit
 def client(service: str, region: str | None = None) -> Any:
-    """``get_kit().client(...)``."""
+    """``get_kit().client(...)``: the pooled boto3 client (boto3 clients are untyped)."""
     return get_kit().client(service, region)
 
 
-def call(service: str, operation: str, region: str | None = None, **params: Any) -> Any:
+@overload
+def call(service: str, operation: str, region: str | None = None, *,
+         ttl: float | None = None, refresh: bool = False, kind: str | None = None,
+         frame: Literal[False] = False, **params: Any) -> dict[str, Any]: ...
+
+
+@overload
+def call(service: str, operation: str, region: str | None = None, *,
+         ttl: float | None = None, refresh: bool = False, kind: str | None = None,
+         frame: Literal[True], **params: Any) -> pd.DataFrame: ...
+
+
+def call(service: str, operation: str, region: str | None = None, *,
+         ttl: float | None = None, refresh: bool = False, kind: str | None = None,
+         frame: bool = False, **params: Any) -> dict[str, Any] | pd.DataFrame:
     """``get_kit().call(...)``."""
-    return get_kit().call(service, operation, region, **params)
+    kit = get_kit()
+    if frame:
+        return kit.call(service, operation, region, ttl=ttl, refresh=refresh, kind=kind,
+                        frame=True, **params)
+    return kit.call(service, operation, region, ttl=ttl, refresh=refresh, kind=kind,
+                    **params)
 
 
-def records(service: str, operation: str, region: str | None = None, **params: Any) -> Any:
+def records(service: str, operation: str, region: str | None = None,
+            **params: Any) -> pd.DataFrame:
     """``get_kit().records(...)``."""
     return get_kit().records(service, operation, region, **params)
 
 
-def fanout(service: str, operation: str, regions: Any = None, **kwargs: Any) -> Any:
+def fanout(service: str, operation: str, regions: str | Iterable[str] | None = None, *,
+           param_sets: Iterable[Mapping[str, Any]] | None = None, desc: str | None = None,
+           n_jobs: int | None = None, **params: Any) -> pd.DataFrame:
     """``get_kit().fanout(...)``."""
-    return get_kit().fanout(service, operation, regions, **kwargs)
+    return get_kit().fanout(service, operation, regions, param_sets=param_sets, desc=desc,
+                            n_jobs=n_jobs, **params)
 
 
-def pmap(fn: Any, items: Any, **kwargs: Any) -> Any:
+def pmap(fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str | None = None,
+         n_jobs: int | None = None, retries: int | None = None, timeout: float | None = None,
+         backend: str | None = None) -> JobResults:
     """``get_kit().pmap(...)``."""
-    return get_kit().pmap(fn, items, **kwargs)
+    return get_kit().pmap(fn, items, desc=desc, n_jobs=n_jobs, retries=retries,
+                          timeout=timeout, backend=backend)
 
 
-def jobs(spec: Any, **kwargs: Any) -> Any:
+def jobs(spec: Mapping[str, Any], *, desc: str | None = None, n_jobs: int | None = None,
+         retries: int | None = None, timeout: float | None = None) -> JobResults:
     """``get_kit().jobs(...)``."""
-    return get_kit().jobs(spec, **kwargs)
+    return get_kit().jobs(spec, desc=desc, n_jobs=n_jobs, retries=retries, timeout=timeout)
 
 
-def cached(fn: Any = None, **kwargs: Any) -> Any:
-    """``get_kit().cached(...)``: memoise in the default Kit's cache."""
-    return get_kit().cached(fn, **kwargs)
+@overload
+def cached(fn: Callable[..., Any], *, ttl: float | None = None, kind: str | None = None,
+           ignore: Iterable[str] = ()) -> Memoized: ...
 
 
-def report(title: str | None = None) -> Any:
+@overload
+def cached(fn: None = None, *, ttl: float | None = None, kind: str | None = None,
+           ignore: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Memoized]: ...
+
+
+def cached(fn: Callable[..., Any] | None = None, *, ttl: float | None = None,
+           kind: str | None = None,
+           ignore: Iterable[str] = ()) -> Memoized | Callable[[Callable[..., Any]], Memoized]:
+    """``get_kit().cached(...)``: memoise in the default Kit's cache (with or without ``()``)."""
+    kit = get_kit()
+    if fn is None:
+        return kit.cached(ttl=ttl, kind=kind, ignore=ignore)
+    return kit.cached(fn, ttl=ttl, kind=kind, ignore=ignore)
+
+
+def report(title: str | None = None) -> Report:
     """``get_kit().report(...)``."""
     return get_kit().report(title)
 

@@ -89,6 +89,24 @@ def test_a_sandbox_kit_never_falls_through_to_aws(kit: Any) -> None:
         kit.client("ec2", "us-east-9")
 
 
+def test_the_region_checks_raise_one_error(kit: Any) -> None:
+    """The pool, the backend and the sandbox itself refuse a region with the same error:
+    a UsageError naming the region, the closest served ones and where the list is."""
+    from geuse_nb.sandbox.regions import check_region
+
+    refusals = [lambda: kit.pool.check_region("eu-wset-1"),
+                lambda: kit.backend.endpoint_url("eu-wset-1"),
+                lambda: kit.sandbox.set_faults(region="eu-wset-1"),
+                lambda: check_region("eu-wset-1", kit.sandbox.regions)]
+    for refuse in refusals:
+        with pytest.raises(gn.UsageError) as info:
+            refuse()
+        error = info.value
+        assert "'eu-wset-1'" in str(error) and "'eu-west-1'" in str(error)
+        assert "kit.sandbox.regions" in error.suggestion
+        assert not isinstance(error, gn.SandboxError)
+
+
 def test_fanout_over_all_regions_of_the_sandbox(kit: Any) -> None:
     frame = kit.fanout("ec2", "describe_availability_zones", "all", desc="all zones")
     assert frame.attrs["failed"] == []
@@ -120,3 +138,55 @@ def test_aws_kit_defaults_to_the_configured_region(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
     with gn.Kit("regional", backend="aws") as kit:  # builds nothing that calls AWS
         assert kit.backend.default_region == "eu-west-2"
+
+
+def test_shortcuts_work_again_and_again(sandbox: Any) -> None:
+    """`gn.fanout` and `gn.report` once rebound to submodules after their first call."""
+    kit = gn.init("twice", backend="sandbox", sandbox=sandbox)
+    try:
+        for _ in range(2):
+            frame = gn.fanout("ec2", "describe_availability_zones", ["us-east-1", "eu-west-1"])
+            assert sorted(frame["region"].unique()) == ["eu-west-1", "us-east-1"]
+            assert isinstance(gn.report("twice"), gn.Report)
+        assert gn.get_kit() is kit and callable(gn.fanout) and callable(gn.report)
+    finally:
+        kit.close()
+
+
+def test_no_package_attribute_is_both_a_submodule_and_a_function() -> None:
+    """After every submodule is imported, each public function of the package is still
+    itself, and no submodule shares a name with one."""
+    import importlib
+    import pkgutil
+    import types
+
+    shortcuts = {name: getattr(gn, name) for name in gn.__all__
+                 if isinstance(getattr(gn, name), types.FunctionType)}
+    assert {"call", "fanout", "report", "cached", "pmap"} <= set(shortcuts)
+    submodules = {m.name for m in pkgutil.iter_modules(gn.__path__)}
+    for info in pkgutil.walk_packages(gn.__path__, "geuse_nb."):
+        importlib.import_module(info.name)
+    assert not submodules & set(shortcuts), submodules & set(shortcuts)
+    for name, fn in shortcuts.items():
+        assert getattr(gn, name) is fn, f"gn.{name} was rebound to {getattr(gn, name)!r}"
+
+
+def test_returned_types_are_exported_lazily() -> None:
+    """`gn.JobResults` & co. are the classes the kit returns, and importing the package
+    loads none of their heavy modules (checked in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    from geuse_nb.engine.results import JobResults
+    from geuse_nb.sandbox import Sandbox
+
+    assert gn.JobResults is JobResults and gn.Sandbox is Sandbox
+    assert {"ClientPool", "JobResults", "Recorder", "Report", "Sandbox",
+            "TieredCache"} <= set(gn.__all__) & set(dir(gn))
+    code = ("import sys, geuse_nb; print(sorted(m for m in ('pandas', 'boto3', 'joblib', "
+            "'geuse_nb.engine.results', 'geuse_nb.observe.report') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        gn.Nope  # noqa: B018

@@ -11,7 +11,6 @@ import contextlib
 import http.client
 import json
 import logging
-import os
 import selectors
 import subprocess
 import sys
@@ -141,7 +140,8 @@ class Sandbox:
         if not detach:
             self._finalizer = weakref.finalize(self, _stop_process, proc, self._url)
         if any(self._faults.values()):
-            self.set_faults(**self._faults)
+            self.set_faults(throttle_rate=self._faults["throttle_rate"],
+                            error_rate=self._faults["error_rate"])
         self._wait_warm(began + START_DEADLINE)
         log.info("sandbox pid %s at %s (%d regions, %.1f s)", self._pid, self._url,
                  len(self._endpoints), time.monotonic() - began)
@@ -247,7 +247,7 @@ class Sandbox:
         return list(self._endpoints or self._config["regions"])
 
     def endpoint_url(self, region: str) -> str:
-        """The endpoint of ``region``; SandboxError naming the closest names when unknown."""
+        """The endpoint of ``region``; ``UsageError`` naming the closest names when unknown."""
         check_region(region, self.regions)
         if region not in self._endpoints:
             raise SandboxError("the sandbox is not running", suggestion="call start() first")
@@ -344,8 +344,3 @@ class Sandbox:
 def start(**kwargs: Any) -> Sandbox:
     """``Sandbox(**kwargs).start()``."""
     return Sandbox(**kwargs).start()
-
-
-def env_url() -> str | None:
-    """GEUSE_SANDBOX_URL when set."""
-    return os.environ.get("GEUSE_SANDBOX_URL") or None
