@@ -24,6 +24,7 @@ from .awserror import SERVER_ERRORS, RequestInfo, error_response, throttle
 from .counters import Counters
 from .market import MarketError, Query, SpotMarket, to_xml
 from .network import NetworkModel
+from .stacks import StackClock
 
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
@@ -68,6 +69,7 @@ class SandboxApp:
         self.home_region = home_region
         self.info = dict(info)
         self.counters = Counters()
+        self.stacks = StackClock()  # CloudFormation provisioning time and failures
         self.tracker = ConnectionTracker()
         self.moto_ready = threading.Event()
         self.warm = threading.Event()  # every region's backend started
@@ -190,6 +192,13 @@ class SandboxApp:
                                       "web service.")
         if info.protocol == "ec2" and info.operation == "DescribeSpotPriceHistory":
             return self._spot(region, info)
+        cfn = info.service == "cloudformation"
+        refused = self.stacks.refuse(region, info.operation, info.params) if cfn else None
+        if refused:
+            return error_response(info, 400, "ValidationError", refused)
+        known = self.stacks.validation(info.operation, info.params) if cfn else None
+        if known:
+            return known
         try:
             status, headers, payload = self._call_moto(environ)
         except Exception:  # a moto bug must reach the client as an AWS error, not a traceback
@@ -201,6 +210,13 @@ class SandboxApp:
         if status.startswith("5") and not any(t in ctype for t in ("xml", "json", "cbor")):
             return error_response(info, 500, "InternalError", "An internal error has occurred",
                                   sender=False)
+        if cfn:
+            self.stacks.remember(info.operation, info.params, (status, headers, payload))
+            shown = self.stacks.answered(region, info.operation, info.params, status, payload)
+            if shown is not payload:
+                payload = shown
+                headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+                headers.append(("Content-Length", str(len(payload))))
         return status, headers, payload
 
     def _known_action(self, info: RequestInfo) -> bool:
@@ -270,6 +286,11 @@ class SandboxApp:
             return self.model.state()
         if path == "/_geuse/counters":
             return self.counters.snapshot()
+        if path == "/_geuse/stacks":
+            if method == "POST":
+                return self.stacks.set(payload.get("region"), payload.get("provision_seconds", 0.0),
+                                       payload.get("fail", False))
+            return self.stacks.state()
         if path == "/_geuse/spot-history" and method == "POST":
             self._replay = ReplayMarket(payload.get("rows") or [], self.regions)
             return self._replay.summary()

@@ -288,6 +288,25 @@ class Sandbox:
         """No throttling, no errors, no outages anywhere."""
         return self._call("POST", "/_geuse/faults/clear", {})
 
+    def set_stacks(self, region: str | None = None, provision_seconds: float = 0.0,
+                   fail: bool = False) -> dict[str, Any]:
+        """CloudFormation stacks created or updated from now on in ``region`` (or every
+        region) stay ``*_IN_PROGRESS`` for ``provision_seconds``, then complete, or with
+        ``fail=True`` end in ``ROLLBACK_COMPLETE``/``UPDATE_ROLLBACK_COMPLETE`` with a
+        reason (see ``sandbox/stacks.py``). ``set_stacks()`` puts every region back."""
+        from .stacks import check_timing
+
+        if region is not None:
+            check_region(region, self.regions)
+        check_timing(provision_seconds, fail)
+        return self._call("POST", "/_geuse/stacks", {"region": region,
+                                                     "provision_seconds": provision_seconds,
+                                                     "fail": fail})
+
+    def stacks(self) -> dict[str, Any]:
+        """Stack timing per region and the stacks it applies to."""
+        return self._call("GET", "/_geuse/stacks")
+
     def set_spot_history(self, history: pd.DataFrame, *,
                          shift_to_now: bool = False) -> dict[str, Any]:
         """Serve ``history`` (the columns ``geuse_nb.ops.spot.history`` returns: region,
