@@ -10,7 +10,7 @@
    which differ for 56 of botocore's ~20,000 operations (``ListHITs``: ``list_hi_ts``
    vs ``list_hits``), so both spellings of those work too.
 2. Read operations (describe/get/list) look in the cache under the one key builder
-   (``cache.make_key``: identity, region, service, operation, normalised params).
+   (``cache.keys.make_key``: identity, region, service, operation, normalised params).
    A hit is recorded in ``api_calls`` with ``cache_hit=True`` (attempt 0, no request).
 3. A miss goes through the pooled client; pageable operations are paginated and
    merged. Every HTTP attempt is recorded by the pool's event hooks.
