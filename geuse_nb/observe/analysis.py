@@ -2,8 +2,9 @@
 
 Pure functions of DataFrames (no recorder, no client), shared by the recorder's
 ``histogram``/``summary``, the report, the EMF lines and the CloudWatch export, so
-they all count the same attempts as errors. Everything is vectorised pandas: 100 000
-``api_calls`` rows summarise in well under a second.
+they all count the same attempts as errors. Everything is vectorised pandas: over
+100 000 ``api_calls`` rows (20 operations, 2 regions) on the 2-core VM, medians of 5,
+``error_attempts`` takes 4 ms, ``latency_histogram`` 64 ms and ``latency_summary`` 270 ms.
 """
 
 from __future__ import annotations
