@@ -111,6 +111,7 @@ class Kit:
     # ------------------------------------------------------------ AWS
     def client(self, service: str, region: str | None = None) -> Any:
         """The pooled, thread-safe boto3 client for (service, region)."""
+        self._check_open()
         return self.pool.client(service, region)
 
     @overload
@@ -128,6 +129,7 @@ class Kit:
              frame: bool = False, **params: Any) -> dict[str, Any] | pd.DataFrame:
         """One AWS call: cached for reads, paginated and merged, recorded. With
         ``frame=True``, the response's main list as a DataFrame (as ``records``)."""
+        self._check_open()
         if frame:
             return self._calls.records(service, operation, region, ttl=ttl, refresh=refresh,
                                        kind=kind, **params)
@@ -137,6 +139,7 @@ class Kit:
     def records(self, service: str, operation: str, region: str | None = None,
                 **params: Any) -> pd.DataFrame:
         """``call`` and return the response's main list as a DataFrame with a ``region`` column."""
+        self._check_open()
         return self._calls.records(service, operation, region, **params)
 
     def fanout(self, service: str, operation: str, regions: Iterable[str] | None = None, *,
@@ -147,6 +150,7 @@ class Kit:
         Failed (region, params) pairs are listed in ``frame.attrs["failed"]``, never dropped
         silently.
         """
+        self._check_open()
         from .aws.fanout import fanout
 
         if regions == "all" and self.backend.kind == "sandbox":
@@ -219,6 +223,14 @@ class Kit:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def _check_open(self) -> None:
+        """A closed kit says so, instead of failing later at a stopped sandbox's endpoint."""
+        if self._closed:
+            raise UsageError(f"this kit ({self.name!r}) is closed; a later gn.init() or "
+                             "kit.close() closed it",
+                             suggestion="use the kit the last gn.init() returned "
+                                        "(or gn.get_kit())")
 
     def close(self) -> None:
         """Stop the sampler, drop clients, close the cache and an owned sandbox. Idempotent."""

@@ -163,8 +163,8 @@ def open_offline(page: Path, workdir: Path, *, screenshot: bool = True) -> dict[
 
 
 def assert_not_blank(pixels: Any, min_inked: float = 0.002) -> None:
-    """Ink on the page: some pixels (≥ 0.2 % by default; a blank page has none) differ from the page's background colour, in > 20
-    colours (anti-aliased text alone has dozens)."""
+    """Ink on the page: some pixels (≥ 0.2 % by default; a blank page has none) differ
+    from the page's background colour, in > 20 colours (anti-aliased text has dozens)."""
     flat = (pixels[..., :3].reshape(-1, 3) * 255).astype(np.uint8)
     colours, counts = np.unique(flat, axis=0, return_counts=True)
     background = colours[counts.argmax()]

@@ -130,7 +130,24 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str,
     out.attrs["failed"] = failed
     if failed:
         log.warning("%s.%s failed in %d of %d (region, params) pairs: %s",
-                    service, operation, len(failed), len(jobs),
-                    "; ".join(f"{f['region']}: {f['error']}" for f in failed[:5]))
+                    service, operation, len(failed), len(jobs), fold_failures(failed))
     return out
+
+
+def fold_failures(failed: list[dict[str, Any]], width: int = 120, kinds: int = 3) -> str:
+    """A short summary of failures: equal errors grouped with their regions, each error cut
+    to ``width`` characters, at most ``kinds`` groups (a fan-out over 21 refused regions
+    once logged a line of thousands of characters)."""
+    groups: dict[str, list[str]] = {}
+    for f in failed:
+        text = " ".join(str(f["error"]).split())
+        groups.setdefault(text if len(text) <= width else text[:width - 1] + "…", []).append(
+            str(f["region"]))
+    parts = []
+    for text, regions in list(groups.items())[:kinds]:
+        more = f" +{len(regions) - 3} more" if len(regions) > 3 else ""
+        parts.append(f"{text} [{', '.join(regions[:3])}{more}]")
+    if len(groups) > kinds:
+        parts.append(f"+{len(groups) - kinds} other errors in attrs['failed']")
+    return "; ".join(parts)
 

@@ -1,8 +1,19 @@
-"""``geuse-nb``: the command line. Subcommands are groups of subparsers, so more can be added.
+"""``geuse-nb``: the command line. One argparse parser; each command is one entry in
+``COMMANDS`` (a function that adds its subparser), so a new command (``bench``) is one
+function and one line.
 
+    geuse-nb run NOTEBOOK [-p NAME VALUE]... [-f params.yaml] [--out DIR] [--html] [--no-input]
+    geuse-nb report NOTEBOOK [--out PATH] [--no-input]
+    geuse-nb cache stats | clear [memory|disk|all]
+    geuse-nb demo [--out DIR]
     geuse-nb sandbox start [--seed N] [--home-region R] [--regions a,b] [--rtt S]
-    geuse-nb sandbox status [--url URL]
+    geuse-nb sandbox status [--url URL] [-v]
     geuse-nb sandbox stop [--url URL]
+    geuse-nb --version
+
+``run`` executes a notebook with papermill (parameters injected after the cell tagged
+``parameters``) into ``--out`` and exports it to offline HTML (``face/export.py``); a
+failing cell exits 1 with one line naming the cell and the error.
 
 ``sandbox start`` starts a detached sandbox that several notebooks can share, prints the
 ``export GEUSE_SANDBOX_URL=...`` line to paste, and remembers the URL in a small state file in
@@ -19,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..errors import GeuseError
+from ..errors import GeuseError, SandboxError
 
 log = logging.getLogger(__name__)
 STATE_FILE = "sandbox.json"
@@ -60,10 +71,24 @@ def _sandbox_start(args: argparse.Namespace) -> int:
     return 0
 
 
+def _join(args: argparse.Namespace) -> object:
+    """The running sandbox at ``_url(args)``; a stale URL says how to start one."""
+    from ..sandbox import Sandbox
+
+    url = _url(args)
+    try:
+        return Sandbox.join(url)
+    except SandboxError as exc:
+        raise SandboxError(f"no sandbox answers at {url} ({str(exc.args[0]).split(': ')[-1]})",
+                           suggestion="start one with `geuse-nb sandbox start`; if "
+                                      "GEUSE_SANDBOX_URL is set, it may be stale") from exc
+
+
 def _sandbox_status(args: argparse.Namespace) -> int:
     from ..sandbox import Sandbox
 
-    box = Sandbox.join(_url(args))
+    box = _join(args)
+    assert isinstance(box, Sandbox)
     counters = box.counters()
     requests = sum(r["requests"] for r in counters["requests"])
     print(f"sandbox pid {box.pid} at {box.url}: {len(box.regions)} regions, "
@@ -80,7 +105,8 @@ def _sandbox_stop(args: argparse.Namespace) -> int:
     from ..sandbox import Sandbox
 
     url = _url(args)
-    box = Sandbox.join(url)
+    box = _join(args)
+    assert isinstance(box, Sandbox)
     pid = box.pid
     box.shutdown()
     if pid is not None:
@@ -97,18 +123,109 @@ def _sandbox_stop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from .demo import run
+# ---------------------------------------------------------------- run, report, cache, demo
+def _run(args: argparse.Namespace) -> int:
+    from .runner import load_parameters, run_notebook
 
-    run(args.out)
+    params = load_parameters(args.parameters_file, args.parameter)
+    result = run_notebook(args.notebook, args.out, params, html=args.html,
+                          no_input=args.no_input)
+    print(f"executed: {result.notebook} ({result.seconds:.1f} s)")
+    if result.html is not None:
+        print(f"html: {result.html}")
+    if result.failure is not None:
+        print(f"geuse-nb: {result.failure}", file=sys.stderr)
+        return 1
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (``run``/``report`` subcommands are added next to ``sandbox``)."""
-    parser = argparse.ArgumentParser(prog="geuse-nb", description="geuse_nb command line")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _report(args: argparse.Namespace) -> int:
+    from .export import export
 
+    print(f"html: {export(args.notebook, args.out, no_input=args.no_input)}")
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from ..cache.tiered import TieredCache
+    from ..config import resolve_settings
+
+    settings = resolve_settings()
+    cache = TieredCache(settings)
+    try:
+        if args.action == "clear":
+            cache.clear(args.tier)
+            print(f"cleared the {args.tier} cache tier(s) in {settings.cache_dir}")
+            return 0
+        stats = cache.stats()
+        disk = stats[stats["tier"] == "disk"] if "tier" in stats else stats
+        print(f"cache dir {settings.cache_dir} ({stats.attrs.get('disk_state', '?')})")
+        if not len(disk):
+            print("  no entries")
+        for row in disk.itertuples():
+            print(f"  {row.kind:<16} {int(getattr(row, 'entries', 0) or 0):>6} entries "
+                  f"{_size(getattr(row, 'bytes', 0)):>10}")
+    finally:
+        cache.close()
+    return 0
+
+
+def _size(value: object) -> str:
+    try:
+        n = float(value)  # type: ignore[arg-type]  # a pandas scalar or NA
+    except (TypeError, ValueError):
+        return "?"
+    if n != n:  # NA
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return "?"
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    return 0 if run(args.out) else 1
+
+
+# ---------------------------------------------------------------- the parser
+def _add_run(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run", help="execute a notebook with parameters (papermill), then export it to HTML",
+        description="Execute NOTEBOOK with papermill into --out, parameters injected after "
+                    "its cell tagged `parameters`; exit 1 naming the failing cell.")
+    run.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                     metavar=("NAME", "VALUE"),
+                     help="a parameter (VALUE read as YAML: 3, 2.5, true, [a, b], text)")
+    run.add_argument("-f", "--parameters-file", type=Path, metavar="PARAMS.yaml",
+                     help="parameters from a YAML file (-p wins)")
+    run.add_argument("--out", type=Path, default=Path("reports"),
+                     help="folder for the executed notebook (default: reports)")
+    run.add_argument("--html", action="store_true", help="also write offline HTML")
+    run.add_argument("--no-input", action="store_true", help="HTML without the code cells")
+    run.set_defaults(func=_run)
+
+
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="export an executed notebook to offline HTML")
+    report.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    report.add_argument("--out", type=Path, help="file or folder (default: next to NOTEBOOK)")
+    report.add_argument("--no-input", action="store_true", help="without the code cells")
+    report.set_defaults(func=_report)
+
+
+def _add_cache(commands: argparse._SubParsersAction) -> None:
+    cache = commands.add_parser("cache", help="the on-disk cache: stats or clear")
+    cache.add_argument("action", choices=["stats", "clear"])
+    cache.add_argument("tier", nargs="?", default="all", choices=["memory", "disk", "all"],
+                       help="for clear (default: all)")
+    cache.set_defaults(func=_cache)
+
+
+def _add_sandbox(commands: argparse._SubParsersAction) -> None:
     sandbox = commands.add_parser("sandbox", help="the embedded AWS sandbox")
     actions = sandbox.add_subparsers(dest="action", required=True)
     start = actions.add_parser("start", help="start a shared sandbox and print its URL")
@@ -126,11 +243,32 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("-v", "--verbose", action="store_true", help="list endpoints")
         sub.set_defaults(func=func)
 
-    demo = commands.add_parser("demo", help="run the demo session against a fresh sandbox and "
-                                            "write its reports (what `make demo` runs)")
+
+def _add_demo(commands: argparse._SubParsersAction) -> None:
+    demo = commands.add_parser("demo", help="run every runbook notebook on a sandbox into "
+                                            "--out, with reports/index.html (`make demo`)")
     demo.add_argument("--out", type=Path, default=Path("reports"),
                       help="folder for the reports (default: reports)")
     demo.set_defaults(func=_demo)
+
+
+# One entry per command, in --help order. `bench` (issue K) adds `_add_bench` here.
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_run, _add_report, _add_cache, _add_demo, _add_sandbox,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: one subparser per entry of ``COMMANDS``."""
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(prog="geuse-nb", description="geuse_nb command line: "
+                                     "run runbook notebooks, export them, manage the cache "
+                                     "and the sandbox")
+    parser.add_argument("--version", action="version", version=f"geuse-nb {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(commands)
     return parser
 
 
@@ -144,9 +282,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GeuseError as exc:
         print(f"geuse-nb: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `geuse-nb ... | head` closed the pipe: stop quietly, as `cat` does. Point stdout
+        # at devnull so the interpreter's final flush does not raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a killed writer
     finally:
         log.debug("geuse-nb %s took %.2f s", args.command, time.monotonic() - began)
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

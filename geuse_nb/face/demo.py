@@ -1,99 +1,130 @@
-"""The main job until the runbooks exist: a real session against the embedded sandbox.
+"""``geuse-nb demo`` (``make demo``): every runbook notebook, run on the sandbox, into reports/.
 
-``python -m geuse_nb.face.demo --out reports`` (what ``make demo`` runs) starts the
-sandbox, reads regions and spot prices across regions in parallel (twice: the
-second pass comes from the cache), runs a small dependent rollout, and saves the
-performance report as HTML, Markdown and JSON.
+The runbooks are ``notebooks/quickstart.ipynb`` and every ``notebooks/NN_*.ipynb``, found
+at run time, so a new runbook joins the demo by being there. Each runs in its own kernel
+(papermill) with ``GEUSE_BACKEND=sandbox`` — its own sandbox, nothing shared between
+them — and with two parameters set when its ``parameters`` cell declares them:
+``backend = "sandbox"`` and ``report_path = "<out>/<name>.report.html"`` (where the
+notebook saves its performance report). The folder then holds, per runbook, the executed
+``.ipynb``, its offline ``.html`` and its report, and ``index.html`` links them with one
+line each of what the runbook found (the output of its cell tagged ``summary``).
+
+A failing runbook does not stop the others; the index marks it and the command exits 1.
 """
 
 from __future__ import annotations
 
-import argparse
+import html
 import logging
-import sys
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-import geuse_nb as gn
-from geuse_nb.engine.results import JobResults
+from .runner import RunResult, notebook_parameters, run_notebook
 
-REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1",
-           "ap-northeast-1", "sa-east-1", "ca-central-1"]
-TYPES = ["g4dn.xlarge", "g5.xlarge", "m5.large", "c6i.large"]
+log = logging.getLogger(__name__)
 
 
-def _spot_prices(kit: gn.Kit) -> object:
-    now = datetime.now(UTC)
-    return kit.fanout(
-        "ec2", "describe_spot_price_history", REGIONS,
-        desc="spot prices", InstanceTypes=TYPES, ProductDescriptions=["Linux/UNIX"],
-        StartTime=(now - timedelta(days=1)).replace(minute=0, second=0, microsecond=0),
-    )
+def notebooks_dir() -> Path:
+    """``./notebooks`` when it exists, else the one beside the package (a source checkout)."""
+    here = Path("notebooks")
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[2] / "notebooks"
 
 
-def _rollout(kit: gn.Kit, stack: Callable[[str], str]) -> JobResults:
-    """Validate once, then deploy to four regions side by side (a DAG of five jobs)."""
-    return kit.jobs({
-        "validate": lambda: kit.call("sts", "get_caller_identity")["Account"],
-        **{f"deploy {r}": (lambda validate, r=r: stack(r), ["validate"]) for r in REGIONS[:4]},
-    }, desc="rollout")
+def discover(folder: Path | None = None) -> list[Path]:
+    """The runbooks: quickstart first, then ``NN_*.ipynb`` in order."""
+    folder = folder or notebooks_dir()
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    quick = folder / "quickstart.ipynb"
+    return ([quick] if quick.is_file() else []) + found
 
 
-def run(out: Path) -> dict[str, object]:
-    """Run the demo session; returns the figures it printed."""
+@contextmanager
+def _sandbox_environment() -> Iterator[None]:
+    """Kernels inherit the environment: make every kit they build a sandbox kit."""
+    saved = {k: os.environ.get(k) for k in ("GEUSE_BACKEND", "GEUSE_SANDBOX_URL")}
+    os.environ["GEUSE_BACKEND"] = "sandbox"
+    os.environ.pop("GEUSE_SANDBOX_URL", None)  # each runbook gets a fresh sandbox
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run(out: Path, notebooks: Sequence[Path] | None = None) -> bool:
+    """Run every runbook into ``out`` and write ``out/index.html``; True if all passed."""
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    figures: dict[str, object] = {}
-    with gn.Kit("demo", backend="sandbox", cache_dir=out / ".cache") as kit:
-        kit.cache.clear("all")  # a rerun starts cold too, so the cache speed-up is real
-        regions = kit.records("ec2", "describe_regions")
-        print(f"sandbox up at {kit.backend.sandbox_url}: {len(regions)} regions")
-
-        with kit.metrics.timer("spot prices, cold", "demo") as timed:
-            prices = _spot_prices(kit)
-        cold = timed.seconds or 0.0
-        with kit.metrics.timer("spot prices, from cache", "demo") as timed:
-            _spot_prices(kit)
-        warm = timed.seconds or 0.0
-        cheapest = (prices.astype({"SpotPrice": float})
-                    .sort_values("SpotPrice").groupby("InstanceType").head(1))
-        print(f"spot prices: {len(prices)} records from {len(REGIONS)} regions "
-              f"in {cold:.2f} s; again from cache in {warm * 1000:.1f} ms "
-              f"({cold / warm:.0f}x faster)")
-        for row in cheapest.itertuples():
-            print(f"  cheapest {row.InstanceType:<12} {row.SpotPrice:>8.4f} $/h "
-                  f"in {row.AvailabilityZone}")
-        figures.update(cold_s=cold, warm_s=warm, records=len(prices))
-
-        def stack(region: str) -> str:
-            name = f"geuse-demo-{region}"
-            body = '{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}'
-            kit.call("cloudformation", "create_stack", region, StackName=name,
-                     TemplateBody=body)
-            return name
-
-        with kit.metrics.timer("rollout to 4 regions", "demo"):
-            rollout = _rollout(kit, stack)
-        print(f"rollout: {sum(rollout.frame()['status'] == 'done')} of "
-              f"{len(rollout)} jobs done")
-
-        report = kit.report("geuse_nb demo: spot prices and a rollout in the sandbox")
-        for suffix in ("html", "md", "json"):
-            path = out / f"demo.{suffix}"
-            report.save(path)
-            print(f"report written: {path}")
-    return figures
+    books = list(notebooks) if notebooks is not None else discover()
+    if not books:
+        print(f"no runbooks found in {notebooks_dir()}")
+        return False
+    results: list[RunResult] = []
+    began = time.perf_counter()
+    with _sandbox_environment():
+        for i, book in enumerate(books, 1):
+            declared = notebook_parameters(book)
+            params: dict[str, object] = {}
+            if "backend" in declared:
+                params["backend"] = "sandbox"
+            if "report_path" in declared:
+                params["report_path"] = str((out / f"{book.stem}.report.html").resolve())
+            print(f"[{i}/{len(books)}] {book.name} ...", flush=True)
+            result = run_notebook(book, out, params, html=True)
+            results.append(result)
+            state = "ok" if result.ok else "FAILED"
+            print(f"      {state} in {result.seconds:.1f} s"
+                  + (f": {result.summary}" if result.ok and result.summary else "")
+                  + (f"\n      {result.failure}" if result.failure else ""), flush=True)
+    index = write_index(out, results, time.perf_counter() - began)
+    print(f"index: {index} ({sum(r.ok for r in results)} of {len(results)} runbooks ok, "
+          f"{time.perf_counter() - began:.0f} s)")
+    return all(r.ok for r in results)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m geuse_nb.face.demo", description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("reports"),
-                        help="folder for the reports (default: reports)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    run(args.out)
-    return 0
+def _reports_of(out: Path, result: RunResult) -> list[Path]:
+    stem = result.source.stem
+    return sorted(p for p in out.glob(f"{stem}.report.*") if p.is_file())
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def write_index(out: Path, results: Sequence[RunResult], seconds: float) -> Path:
+    """``out/index.html``: one row per runbook (links, status, time, what it found)."""
+    rows = []
+    for r in results:
+        links = [f'<a href="{html.escape(r.html.name)}">page</a>'] if r.html else []
+        links.append(f'<a href="{html.escape(r.notebook.name)}">notebook</a>')
+        links += [f'<a href="{html.escape(p.name)}">report{html.escape(p.suffix)}</a>'
+                  for p in _reports_of(out, r)]
+        found = r.summary if r.ok else (r.failure or "")
+        rows.append(
+            f'<tr class="{"ok" if r.ok else "bad"}"><td><b>{html.escape(r.title)}</b><br>'
+            f'<small>{html.escape(r.source.name)}</small></td>'
+            f'<td>{"ok" if r.ok else "failed"}</td><td>{r.seconds:.1f} s</td>'
+            f'<td>{html.escape(found)}</td><td>{" · ".join(links)}</td></tr>')
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>geuse_nb runbooks</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}
+table{{border-collapse:collapse;width:100%}}
+td,th{{border-bottom:1px solid #ddd;padding:.5em;text-align:left;vertical-align:top}}
+tr.ok td:nth-child(2){{color:#2e7d32}} tr.bad td:nth-child(2){{color:#c62828;font-weight:bold}}
+</style></head><body>
+<h1>geuse_nb runbooks</h1>
+<p>{len(results)} runbooks run on the embedded sandbox in {seconds:.0f} s,
+{time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}. Every page opens offline.</p>
+<table><tr><th>runbook</th><th>status</th><th>time</th><th>what it found</th><th>files</th>
+</tr>
+{chr(10).join(rows)}
+</table></body></html>
+"""
+    path = out / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path

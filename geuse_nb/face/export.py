@@ -43,8 +43,8 @@ _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 """
 
 # src=/href=/CSS url( that is not a data: URI, a #fragment or javascript:void
-EXTERNAL = re.compile(r"""(?:(?<![-\w])(?:src|href|action|poster)\s*=\s*["']?(?!data:|#)([^"'\s>]+)"""
-                      r"""|url\(\s*["']?(?!data:|#)([^"')\s]+))""", re.IGNORECASE)
+EXTERNAL = re.compile(r"""(?:(?<![-\w])(?:src|href|action|poster)\s*=\s*["']?(?!data:|#)"""
+                      r"""([^"'\s>]+)|url\(\s*["']?(?!data:|#)([^"')\s]+))""", re.IGNORECASE)
 
 
 def staticize(nb: Any) -> Any:

@@ -32,6 +32,17 @@ StartResponse = Callable[..., Any]
 _MODEL_NAMES = {"monitoring": "cloudwatch", "email": "ses", "elasticloadbalancing": "elbv2"}
 
 
+def served_regions_only(payload: bytes, regions: list[str]) -> bytes:
+    """moto's DescribeRegions XML with only the ``<item>``s of ``regions``."""
+    import re
+
+    def keep(match: re.Match[bytes]) -> bytes:
+        name = re.search(rb"<regionName>([^<]+)</regionName>", match.group(0))
+        return match.group(0) if name and name.group(1).decode() in regions else b""
+
+    return re.sub(rb"\s*<item>.*?</item>", keep, payload, flags=re.DOTALL)
+
+
 class ConnectionTracker:
     """Connections that have not sent a request yet (they pay the handshake)."""
 
@@ -210,6 +221,12 @@ class SandboxApp:
         if status.startswith("5") and not any(t in ctype for t in ("xml", "json", "cbor")):
             return error_response(info, 500, "InternalError", "An internal error has occurred",
                                   sender=False)
+        if info.protocol == "ec2" and info.operation == "DescribeRegions" and status[:1] == "2":
+            # moto lists its 38 regions; a client fanning out over them would fail in the
+            # ones not served here, so answer only what this sandbox serves.
+            payload = served_regions_only(payload, self.regions)
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            headers.append(("Content-Length", str(len(payload))))
         if cfn:
             self.stacks.remember(info.operation, info.params, (status, headers, payload))
             shown = self.stacks.answered(region, info.operation, info.params, status, payload)
