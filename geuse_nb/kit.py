@@ -74,7 +74,6 @@ class Kit:
         self._calls = CallPath(self.pool, self.cache, self.metrics)
         self._engine = Engine(self.settings, progress=self.progress, recorder=self.metrics,
                               retry_if=is_retryable, suggest=suggestion_for)
-        self.cache.attach(fetch=self._fetch_for_warm, pmap=self.pmap, scope=self.pool.scope)
         self._sampler = ResourceSampler(self.metrics, self.settings.metrics_collection_interval)
         self._sampler.start()
         atexit.register(self.close)
@@ -159,9 +158,14 @@ class Kit:
                       param_sets=param_sets, desc=desc, n_jobs=n_jobs,
                       default_region=self.backend.default_region, **params)
 
-    def _fetch_for_warm(self, spec: Mapping[str, Any]) -> Any:
-        return self._calls.call(spec["service"], spec["operation"], spec.get("region"),
-                                **spec.get("params", {}))
+    def warm(self, calls: Iterable[Any], *, n_jobs: int | None = None) -> pd.DataFrame:
+        """Fill the cache by running ``calls`` in parallel → one row per call (ok,
+        cached_before, seconds, error). A call is ``{"service", "operation", "region",
+        "params"}`` or a tuple ``(service, operation[, region[, params]])``; failures are
+        rows with ``ok=False``, never an exception."""
+        from .aws.warm import warm
+
+        return warm(calls, call_path=self._calls, engine=self._engine, n_jobs=n_jobs)
 
     # ------------------------------------------------------------ parallel
     def pmap(self, fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str | None = None,
@@ -196,7 +200,10 @@ class Kit:
                kind: str | None = None,
                ignore: Iterable[str] = ()) -> Memoized | Callable[[Callable[..., Any]], Memoized]:
         """Memoise a function in the kit's cache; with or without parentheses."""
-        return self.cache.memoize(fn, ttl=ttl, kind=kind, ignore=ignore, scope=self.pool.scope)
+        from .cache.memoize import memoize
+
+        return memoize(self.cache, fn, ttl=ttl, kind=kind, ignore=ignore,
+                       scope=self.pool.scope)
 
     def report(self, title: str | None = None) -> Report:
         """A performance report of everything recorded so far (displays inline)."""

@@ -1,4 +1,5 @@
-"""The tiered cache on its own: keys, TTLs, tiers, eviction, compression, stats, memoize."""
+"""The tiered cache on its own: TTLs, tiers, eviction, compression, stats, memoize, and the
+tier registry (a tier added here, in the test file alone). Keys: test_cache_keys.py."""
 
 from __future__ import annotations
 
@@ -9,19 +10,29 @@ import pickle
 import stat
 import subprocess
 import sys
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from geuse_nb.cache.keys import make_key
-from geuse_nb.cache.tiered import CacheLookup, TieredCache
+from geuse_nb.cache.memoize import memoize
+from geuse_nb.cache.tiered import (
+    DISK_STATES,
+    CacheLookup,
+    DiskState,
+    Entry,
+    Tier,
+    TieredCache,
+    TierRow,
+    TierSetup,
+    register_tier,
+    unregister_tier,
+)
 from geuse_nb.config import Settings, resolve_settings
 from geuse_nb.errors import GeuseError, UsageError
-from geuse_nb.kinds import is_read_operation, kind_of
 
 SCOPE = "sandbox:http://127.0.0.1:1:default"
 
@@ -54,7 +65,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture()
-def make_cache(make_settings: Callable[..., Settings], clock: Clock):  # type: ignore[no-untyped-def]
+def make_cache(make_settings: Callable[..., Settings],
+               clock: Clock) -> Iterator[Callable[..., TieredCache]]:
     made: list[TieredCache] = []
 
     def build(**kw: Any) -> TieredCache:
@@ -81,101 +93,6 @@ def response(n: int = 120) -> dict[str, Any]:
         "PrivateDnsName": f"ip-10-0-{i % 256}-{i // 256}.ec2.internal",
         "Tags": [{"Key": "Name", "Value": f"node-{i}"}],
     }]} for i in range(n)], "ResponseMetadata": {"HTTPStatusCode": 200}}
-
-
-# ---------------------------------------------------------------- keys
-def test_key_is_readable_and_normalises_params() -> None:
-    a = make_key(scope=SCOPE, region="eu-west-1", service="ec2",
-                 operation="describe_spot_price_history",
-                 params={"InstanceTypes": ("m5.large", "c5.large"), "B": {"y": 1, "x": 2},
-                         "StartTime": dt.datetime(2026, 1, 1, 12, 0)})
-    b = make_key(scope=SCOPE, region="eu-west-1", service="EC2",
-                 operation="DescribeSpotPriceHistory",
-                 params={"StartTime": dt.datetime(2026, 1, 1, 13, 0,
-                                                  tzinfo=dt.timezone(dt.timedelta(hours=1))),
-                         "B": {"x": 2, "y": 1}, "InstanceTypes": ["m5.large", "c5.large"]})
-    assert a == b
-    assert a.startswith("ec2.describe_spot_price_history@eu-west-1:")
-    assert make_key(scope=SCOPE, region=None, service="ec2", operation="describe-regions",
-                    params={}).startswith("ec2.describe_regions@-:")
-
-
-def test_key_differs_by_every_part() -> None:
-    base = {"scope": SCOPE, "region": "us-east-1", "service": "ec2",
-            "operation": "describe_instances", "params": {"MaxResults": 5}}
-    variants = [
-        {"scope": "sandbox:http://127.0.0.1:1:other"}, {"region": "us-west-2"},
-        {"service": "autoscaling"}, {"operation": "describe_volumes"},
-        {"params": {"MaxResults": 6}}, {"params": {"MaxResults": "5"}},
-        {"params": {"MaxResults": 5.0}}, {"params": {"MaxResults": True}},
-        {"params": {"MaxResults": [5]}},
-    ]
-    keys = {make_key(**base)} | {make_key(**{**base, **v}) for v in variants}
-    assert len(keys) == len(variants) + 1
-
-
-def test_key_sets_sorted_dates_and_mixed_keys() -> None:
-    one = make_key(scope=SCOPE, region="r", service="s", operation="get_x",
-                   params={"Ids": {"b", "a", "c"}, "Day": dt.date(2026, 1, 2),
-                           "M": {1: "a", "2": "b"}})
-    two = make_key(scope=SCOPE, region="r", service="s", operation="get_x",
-                   params={"M": {"2": "b", 1: "a"}, "Day": dt.date(2026, 1, 2),
-                           "Ids": frozenset({"c", "a", "b"})})
-    assert one == two
-
-
-def test_key_is_stable_across_processes() -> None:
-    code = ("from geuse_nb.cache.keys import make_key; import datetime as d; print(make_key("
-            "scope='s', region='r', service='ec2', operation='describe_x', "
-            "params={'b': {3, 1, 2}, 'a': d.datetime(2026, 1, 1)}))")
-    here = make_key(scope="s", region="r", service="ec2", operation="describe_x",
-                    params={"a": dt.datetime(2026, 1, 1), "b": {2, 3, 1}})
-    for seed in ("1", "2"):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True, env={**os.environ, "PYTHONHASHSEED": seed},
-                             cwd=Path(__file__).resolve().parents[1])
-        assert out.stdout.strip() == here
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.dictionaries(st.text(max_size=8),
-                       st.one_of(st.integers(), st.text(max_size=8), st.booleans(),
-                                 st.lists(st.integers(), max_size=4)), max_size=6),
-       st.randoms())
-def test_key_ignores_param_order(params: dict[str, Any], rnd: Any) -> None:
-    items = list(params.items())
-    rnd.shuffle(items)
-    assert key(**{"p": params}) == key(**{"p": dict(items)})
-
-
-def test_key_refuses_unkeyable_params() -> None:
-    with pytest.raises(UsageError, match="cannot build a cache key") as err:
-        make_key(scope=SCOPE, region="r", service="ec2", operation="describe_x",
-                 params={"client": object()})
-    assert "plain values" in str(err.value)
-
-
-@pytest.mark.parametrize(("service", "operation", "kind"), [
-    ("ec2", "describe_regions", "regions"),
-    ("ec2", "DescribeAvailabilityZones", "availability_zones"),
-    ("ec2", "describe-instance-types", "instance_types"),
-    ("ec2", "describe_instance_type_offerings", "instance_types"),
-    ("ec2", "describe_spot_price_history", "spot_prices"),
-    ("ec2", "describe_instances", None),
-    ("s3", "describe_regions", None),
-])
-def test_kind_of(service: str, operation: str, kind: str | None) -> None:
-    assert kind_of(service, operation) == kind
-
-
-@pytest.mark.parametrize(("operation", "read"), [
-    ("describe_instances", True), ("DescribeInstances", True), ("describe-instances", True),
-    ("get_caller_identity", True), ("ListStacks", True), ("list-metrics", True),
-    ("run_instances", False), ("CreateStack", False), ("delete-stack", False),
-    ("getaway", False), ("describer", False),
-])
-def test_is_read_operation(operation: str, read: bool) -> None:
-    assert is_read_operation(operation) is read
 
 
 # ---------------------------------------------------------------- tiers, TTL
@@ -368,8 +285,8 @@ def test_two_scopes_never_share(make_cache: Callable[..., TieredCache]) -> None:
         f_calls.append("call")
         return f"{x}"
 
-    a = cache.memoize(who, scope=mine)
-    b = cache.memoize(who, scope=theirs)
+    a = memoize(cache, who, scope=mine)
+    b = memoize(cache, who, scope=theirs)
     a(1), b(1), a(1), b(1)
     assert len(f_calls) == 2
     assert a.key(1) != b.key(1)
@@ -450,12 +367,12 @@ def test_memoize_with_and_without_parentheses(make_cache: Callable[..., TieredCa
     cache = make_cache()
     calls: list[tuple[Any, ...]] = []
 
-    @cache.memoize
+    @memoize(cache)
     def plain(a: int, b: int = 2) -> int:
         calls.append((a, b))
         return a + b
 
-    @cache.memoize(ttl=10, kind="spot_prices")
+    @memoize(cache, ttl=10, kind="spot_prices")
     def timed(a: int) -> int:
         calls.append((a,))
         return a
@@ -473,12 +390,12 @@ def test_memoize_key_evict_clear_ignore(make_cache: Callable[..., TieredCache]) 
     cache = make_cache()
     calls: list[int] = []
 
-    @cache.memoize(ignore=("client",))
+    @memoize(cache, ignore=("client",))
     def get(client: object, n: int) -> int:
         calls.append(n)
         return n * 10
 
-    @cache.memoize
+    @memoize(cache)
     def other(n: int) -> int:
         return -n
 
@@ -501,13 +418,13 @@ def test_memoize_key_evict_clear_ignore(make_cache: Callable[..., TieredCache]) 
 def test_memoize_bad_input(make_cache: Callable[..., TieredCache]) -> None:
     cache = make_cache()
     with pytest.raises(UsageError, match="no argument clinet"):
-        cache.memoize(lambda client, n: n, ignore=("clinet",))
+        memoize(cache, lambda client, n: n, ignore=("clinet",))
     with pytest.raises(UsageError, match="not callable"):
-        cache.memoize(42)
+        memoize(cache, 42)
     with pytest.raises(UsageError, match="ttl="):
-        cache.memoize(ttl=-1)
+        memoize(cache, ttl=-1)
 
-    @cache.memoize
+    @memoize(cache)
     def needs_plain(client: object, n: int) -> int:
         return n
 
@@ -522,7 +439,7 @@ def test_memoize_does_not_cache_exceptions(make_cache: Callable[..., TieredCache
     cache = make_cache()
     attempts: list[int] = []
 
-    @cache.memoize
+    @memoize(cache)
     def flaky(n: int) -> int:
         attempts.append(n)
         if len(attempts) == 1:
@@ -542,7 +459,7 @@ def test_memoize_methods(make_cache: Callable[..., TieredCache]) -> None:
         def __init__(self) -> None:
             self.calls = 0
 
-        @cache.memoize(ignore=("self",))
+        @memoize(cache, ignore=("self",))
         def value(self, n: int) -> int:
             self.calls += 1
             return n + 1
@@ -557,7 +474,7 @@ def test_memoize_noop_when_caching_is_off(make_cache: Callable[..., TieredCache]
     assert cache.enabled is False
     calls: list[int] = []
 
-    @cache.memoize
+    @memoize(cache)
     def f(n: int) -> int:
         calls.append(n)
         return n
@@ -570,50 +487,144 @@ def test_memoize_noop_when_caching_is_off(make_cache: Callable[..., TieredCache]
     assert not cache.store(key(), 1)
 
 
-# ---------------------------------------------------------------- warm
-def test_warm_runs_calls_through_attached_fetch(make_cache: Callable[..., TieredCache]) -> None:
+# ---------------------------------------------------------------- tiers as an extension point
+class DictTier(Tier):
+    """A tier written here, in the test file alone: a plain dict that counts its calls."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.calls: Counter[str] = Counter()
+
+    @classmethod
+    def factory(cls, setup: TierSetup) -> DictTier:
+        return cls()
+
+    def get(self, key: str, kind: str) -> Entry | None:
+        self.calls["get"] += 1
+        return self.entries.get(key)
+
+    def set(self, key: str, entry: Entry, *, expire: float, group: str | None,
+            payload: bytes | None) -> bool:
+        self.calls["set"] += 1
+        self.entries[key] = entry
+        return True
+
+    def delete(self, key: str) -> None:
+        self.entries.pop(key, None)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+    def clear_group(self, prefix: str, group: str, kind: str) -> None:
+        for key in [k for k in self.entries if k.startswith(prefix)]:
+            del self.entries[key]
+
+    def stats(self) -> Mapping[str, TierRow]:
+        kinds = Counter(e.kind for e in self.entries.values())
+        return {kind: TierRow(entries=n) for kind, n in kinds.items()}
+
+
+def test_a_tier_passed_as_a_parameter_is_walked_and_promoted(
+        make_settings: Callable[..., Settings], clock: Clock) -> None:
+    """memory → dict: a dict hit is copied into memory; TTL, evict, clear, stats all
+    reach the new tier without a line of it in geuse_nb/."""
+    from geuse_nb.cache._memory import MemoryTier
+
+    with TieredCache(make_settings(), clock=clock,
+                     tiers=[("memory", MemoryTier.from_setup),
+                            ("dict", DictTier.factory)]) as cache:
+        _, mine = cache.tiers
+        assert isinstance(mine, DictTier) and mine.name == "dict"
+        assert cache.disk_state == DiskState.OFF and not cache.directory.exists()
+        cache.store(key("a"), 1, kind="regions", ttl=10)
+        cache.store(key("b"), 2)
+        cache.clear("memory")
+        assert cache.lookup(key("a"), kind="regions") == CacheLookup(True, 1, "dict", False)
+        assert cache.lookup(key("a"), kind="regions").tier == "memory"  # promoted
+        rows = cache.stats().set_index(["tier", "kind"])
+        assert rows.loc[("dict", "regions"), "hits"] == 1
+        assert rows.loc[("dict", "regions"), "entries"] == 1
+        clock.advance(11)
+        assert key("a") not in cache and not cache.lookup(key("a"), kind="regions").hit
+        cache.evict(key("b"))
+        assert key("b") not in mine.entries and not cache.lookup(key("b")).hit
+        with pytest.raises(UsageError, match="did you mean 'dict'"):
+            cache.clear("dcit")
+
+
+@pytest.fixture()
+def counting_tier() -> Iterator[list[DictTier]]:
+    """Registers a DictTier between memory and disk for every cache built meanwhile."""
+    made: list[DictTier] = []
+
+    def factory(setup: TierSetup) -> DictTier:
+        made.append(DictTier())
+        return made[-1]
+
+    register_tier("counting", factory, before="disk")
+    try:
+        yield made
+    finally:
+        unregister_tier("counting")
+
+
+def test_a_registered_tier_serves_kit_call(counting_tier: list[DictTier],
+                                           sandbox: Any) -> None:
+    import geuse_nb as gn
+
+    with gn.Kit("tiers", backend="sandbox", sandbox=sandbox) as kit:
+        assert [t.name for t in kit.cache.tiers] == ["memory", "counting", "disk"]
+        mine = counting_tier[-1]
+        first = kit.call("ec2", "describe_availability_zones", "eu-west-1")
+        assert mine.calls["set"] == 1 and len(mine.entries) == 1
+        kit.cache.clear("memory")
+        kit.cache.clear("disk")
+        before = sandbox.requests()
+        again = kit.call("ec2", "describe_availability_zones", "eu-west-1")
+        assert sandbox.requests() == before and again == first  # served by the new tier
+        assert mine.calls["get"] == 2  # the miss of the first call, the hit of the second
+        stats = kit.cache.stats().set_index(["tier", "kind"])
+        assert stats.loc[("counting", "availability_zones"), "hits"] == 1
+    with TieredCache(resolve_settings(cache_disk_enabled=False)) as plain:
+        assert [t.name for t in plain.tiers] == ["memory", "counting"]
+    unregister_tier("counting")
+    with TieredCache(resolve_settings(cache_disk_enabled=False)) as plain:
+        assert [t.name for t in plain.tiers] == ["memory"]
+    register_tier("counting", DictTier.factory)  # the fixture unregisters it again
+
+
+def test_registry_refuses_unknown_names() -> None:
+    with pytest.raises(UsageError, match="did you mean 'disk'"):
+        register_tier("x", DictTier.factory, before="dsik")
+    with pytest.raises(UsageError, match="no tier 'nope'"):
+        unregister_tier("nope")
+
+
+def test_disk_states_come_from_one_table(make_cache: Callable[..., TieredCache],
+                                         tmp_path: Path) -> None:
+    assert set(DISK_STATES) == set(DiskState)
+    assert all(state.meaning for state in DiskState)
+    assert [s for s in DiskState if not s.usable] == [DiskState.OFF, DiskState.UNUSABLE]
     cache = make_cache()
-    seen: list[dict[str, Any]] = []
-
-    def fetch(spec: dict[str, Any]) -> Any:
-        seen.append(spec)
-        if spec["operation"] == "describe_broken":
-            raise RuntimeError("region is down")
-        k = make_key(scope=SCOPE, region=spec["region"], service=spec["service"],
-                     operation=spec["operation"], params=spec["params"])
-        value = {"ok": spec["region"]}
-        cache.store(k, value)
-        return value
-
-    def pmap(fn: Callable[[Any], Any], items: list[Any], *, desc: str,
-             n_jobs: int | None) -> list[Any]:
-        assert desc and n_jobs == 3
-        return [fn(i) for i in items]
-
-    with pytest.raises(UsageError, match="attach"):
-        cache.warm([("ec2", "describe_regions", "us-east-1")])
-    cache.attach(fetch=fetch, pmap=pmap, scope=SCOPE)
-    calls = [("ec2", "describe_regions", "us-east-1"),
-             {"service": "ec2", "operation": "describe_regions", "region": "eu-west-1"},
-             ("ec2", "describe_broken", "us-east-1", {"X": 1})]
-    first = cache.warm(calls, n_jobs=3)
-    assert list(first["ok"]) == [True, True, False]
-    assert "region is down" in first["error"].iloc[2]
-    assert list(first["cached_before"]) == [False, False, False]
-    second = cache.warm(calls[:2], n_jobs=3)
-    assert list(second["cached_before"]) == [True, True]
-    assert seen[2]["params"] == {"X": 1}
-    for bad in (["ec2"], {"service": "ec2"}, 42, ("ec2", "x", 3)):
-        with pytest.raises(UsageError, match="call #0"):
-            cache.warm([bad])
+    assert cache.disk_state is DiskState.CLOSED
+    cache.store(key(), 1)
+    assert cache.disk_state is DiskState.OK and cache.disk_state == "ok"
+    assert cache.stats().attrs["disk_state"] == "ok"
+    assert make_cache(cache_disk_enabled=False).disk_state is DiskState.OFF
 
 
 def test_import_is_light() -> None:
-    code = ("import sys, geuse_nb.cache.tiered; "
-            "print(sorted({'pandas', 'numpy'} & set(sys.modules)))")
+    """The cache imports neither pandas/numpy (until stats) nor memoize nor anything above
+    it (beyond what ``import geuse_nb`` itself loads)."""
+    code = ("import sys, geuse_nb; base = set(sys.modules); import geuse_nb.cache.tiered; "
+            "print(sorted(m for m in set(sys.modules) - base if m in ('pandas', 'numpy') "
+            "or m.startswith(('geuse_nb.aws', 'geuse_nb.cache.memoize', 'geuse_nb.kit', "
+            "'geuse_nb.engine', 'geuse_nb.ops', 'geuse_nb.face'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "[]"
+    assert not any(hasattr(TieredCache, name) for name in ("warm", "attach", "memoize",
+                                                           "contains"))
 
 
 def test_errors_are_geuse_errors() -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 import geuse_nb as gn
+from geuse_nb.errors import UsageError
 
 REGIONS = ("us-east-1", "eu-west-1")
 
@@ -85,11 +88,36 @@ def test_refresh_skips_the_cache_and_stores(kit: gn.Kit, sandbox: Any) -> None:
     assert sandbox.requests() == before + 1
 
 
-def test_kit_cache_warm(kit: gn.Kit, sandbox: Any) -> None:
-    """``kit.cache.warm`` fills the cache in parallel; the same calls then send nothing."""
-    frame = kit.cache.warm(WORKLOAD[:4], n_jobs=4)
+def test_kit_warm(kit: gn.Kit, sandbox: Any) -> None:
+    """``kit.warm`` fills the cache in parallel; the same calls then send nothing."""
+    frame = kit.warm(WORKLOAD[:4], n_jobs=4)
     assert frame["ok"].all() and len(frame) == 4
     before = sandbox.requests()
     for service, op, region, params in WORKLOAD[:4]:
         kit.call(service, op, region, **params)
     assert sandbox.requests() == before
+
+
+def test_warm_rows_failures_and_specs(kit: gn.Kit, sandbox: Any) -> None:
+    """A failing call is a row with the error, never an exception; ``cached_before`` tells
+    what was there already; a spec in either form, and bad specs are named by position."""
+    calls = [("ec2", "describe_regions", "us-east-1"),
+             {"service": "ec2", "operation": "describe_availability_zones",
+              "region": "eu-west-1"},
+             ("ec2", "describe_instances", "us-east-1", {"InstanceIds": ["i-0000000000dead"]}),
+             ("ec2", "describe_regions")]
+    first = kit.warm(calls, n_jobs=3)
+    assert list(first.columns) == ["service", "operation", "region", "params", "ok",
+                                   "cached_before", "seconds", "error"]
+    assert list(first["ok"]) == [True, True, False, True]
+    assert "InvalidInstanceID" in first["error"].iloc[2]
+    assert list(first["cached_before"]) == [False, False, False, None]  # None: default region
+    assert first["params"].iloc[2] == {"InstanceIds": ["i-0000000000dead"]}
+    before = sandbox.requests()
+    second = kit.warm(calls[:2], n_jobs=3)
+    assert list(second["cached_before"]) == [True, True] and second["ok"].all()
+    assert sandbox.requests() == before
+    assert kit.metrics.frame("operations")["name"].eq("cache.warm").sum() == 2
+    for bad in (["ec2"], {"service": "ec2"}, 42, ("ec2", "x", 3)):
+        with pytest.raises(UsageError, match="call #0"):
+            kit.warm([bad])

@@ -1,6 +1,6 @@
-"""The one cache key builder, and which operations are cached and for how long.
+"""The one cache key builder (which operations are cached, and for how long: ``geuse_nb.kinds``).
 
-Every cached path (``kit.call``, ``kit.cached``, ``cache.warm``) builds its keys here, so
+Every cached path (``kit.call``, ``kit.cached``, ``kit.warm``) builds its keys here, so
 one entry is never split into two by two normalisers (diskcache's ``args_to_key`` idea).
 A key is ``service.operation@region:<sha256 of canonical JSON>``: readable enough to find
 in a listing, stable across processes and Python runs, never made from credentials.
@@ -21,6 +21,8 @@ from ..errors import UsageError
 from ..kinds import snake_name
 
 KEY_VERSION = 1
+
+
 def _utc_iso(value: _dt.datetime) -> str:
     if value.tzinfo is None:  # botocore reads naive datetimes as UTC; so do we
         value = value.replace(tzinfo=_dt.UTC)

@@ -3,15 +3,19 @@
 Like joblib's ``Memory.cache``: a decorator with or without parentheses; the wrapped
 function has ``.key()``, ``.evict()`` and ``.clear()``; arguments such as a client can be
 left out of the key with ``ignore``; exceptions are not cached.
+
+This module uses the cache; the cache does not know it (one direction only).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ._tier import check_ttl
 from .keys import Scope, build_key, keyable, scope_label
 
 if TYPE_CHECKING:
@@ -20,8 +24,30 @@ if TYPE_CHECKING:
     from .tiered import TieredCache
 
 
+def memoize(cache: TieredCache, fn: Callable[..., Any] | None = None, *,
+            ttl: float | None = None, kind: str | None = None, ignore: Iterable[str] = (),
+            scope: Scope = "") -> Any:
+    """Cache ``fn``'s results in ``cache``; with ``fn`` omitted, a decorator.
+
+    The decorated function has ``.clear()``, ``.key(*args, **kwargs)`` and
+    ``.evict(*args, **kwargs)``. ``ignore`` names arguments left out of the key (a
+    client, a progress bar); ``kind`` picks the TTL (a ``geuse_nb.kinds.Kind``, or a
+    label of one's own with the default TTL) and the stats row. Exceptions are not
+    cached. When caching is off the wrapper calls straight through with the same API.
+    """
+    if ttl is not None:
+        check_ttl(ttl)
+    if fn is None:
+        return functools.partial(memoize, cache, ttl=ttl, kind=kind, ignore=ignore,
+                                 scope=scope)
+    if not callable(fn):
+        raise UsageError(f"cannot memoize {fn!r}: it is not callable",
+                         suggestion="decorate a function: @kit.cached or @kit.cached(ttl=60)")
+    return Memoized(cache, fn, ttl=ttl, kind=kind, ignore=tuple(ignore), scope=scope)
+
+
 class Memoized:
-    """A function wrapped by ``TieredCache.memoize``: call it; ``.key``/``.evict``/``.clear``."""
+    """A function wrapped by ``memoize``: call it; ``.key``/``.evict``/``.clear``."""
 
     def __init__(self, cache: TieredCache, fn: Callable[..., Any], *, ttl: float | None,
                  kind: str | None, ignore: tuple[str, ...], scope: Scope) -> None:
