@@ -222,9 +222,14 @@ class Kit:
         client in its default region; ``namespace`` defaults to ``metrics_namespace``.
         Returns ``{"namespace", "requests", "datums", "metrics"}``. EMF lines instead:
         ``kit.metrics.to_emf()``."""
+        self._check_open()
+        return self._export_cloudwatch(namespace)
+
+    def _export_cloudwatch(self, namespace: str | None = None) -> dict[str, Any]:
         from .aws.cloudwatch import export_cloudwatch
 
-        return export_cloudwatch(self.metrics, self.client("cloudwatch"), namespace=namespace)
+        client = self.pool.client("cloudwatch")  # not self.client: close() exports too
+        return export_cloudwatch(self.metrics, client, namespace=namespace)
 
     # ------------------------------------------------------------ lifecycle
     @property
@@ -248,7 +253,7 @@ class Kit:
         atexit.unregister(self.close)
         if self.settings.metrics_cloudwatch_export:
             try:
-                self.export_cloudwatch()
+                self._export_cloudwatch()  # the kit is marked closed already
             except Exception:  # an export failure must not stop the kit from closing
                 log.warning("CloudWatch export at close failed", exc_info=True)
         for part in ("_engine", "_sampler", "pool", "cache"):

@@ -199,3 +199,16 @@ def test_emf_cloudwatch_and_summary_count_the_same_errors() -> None:
     emf = json.loads(rec.to_emf()[0])
     datum = next(d for d in build_datums(rec) if d["MetricName"] == "ApiErrors")
     assert summary["errors"] == emf["ApiErrors"] == datum["Value"] == expected
+
+
+def test_a_kit_exports_at_close_when_asked(sandbox: Any) -> None:
+    """``metrics_cloudwatch_export=True``: closing the kit sends what it recorded."""
+    import geuse_nb as gn
+
+    with gn.Kit("closing", backend="sandbox", sandbox=sandbox,
+                metrics_cloudwatch_export=True, metrics_namespace="GeuseTest/close") as kit:
+        kit.call("sts", "get_caller_identity")
+        region = kit.backend.default_region
+    dims = {"Kit": "closing", "Service": "sts", "Operation": "get_caller_identity",
+            "Region": region}
+    assert stats(cw_client(sandbox), "GeuseTest/close", "ApiCalls", dims)["Sum"] >= 1

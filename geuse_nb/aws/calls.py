@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..cache.tiered import TieredCache
+    from ..config import Settings
     from ..observe.metrics import Recorder
     from .pool import ClientPool
 
@@ -66,6 +67,9 @@ class CallPath:
     """Cached, paginated, recorded AWS calls over a ``ClientPool``."""
 
     def __init__(self, pool: ClientPool, cache: TieredCache, recorder: Recorder) -> None:
+        self._setup(pool, cache, recorder)
+
+    def _setup(self, pool: ClientPool, cache: TieredCache, recorder: Recorder) -> None:
         self.pool = pool
         self.cache = cache
         self.recorder = recorder
@@ -74,7 +78,7 @@ class CallPath:
         self._ops: dict[tuple[str, str], _Operation] = {}
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self.pool.settings
 
     def __getstate__(self) -> dict[str, Any]:
@@ -89,7 +93,7 @@ class CallPath:
         recorder = Recorder(pool.settings)
         if pool.recorder is None:  # a freshly unpickled pool has no clients yet
             pool.recorder = recorder
-        self.__init__(pool, state["cache"], recorder)  # type: ignore[misc]
+        self._setup(pool, state["cache"], recorder)
 
     # ------------------------------------------------------------ validation
     def resolve(self, service: str, operation: str, region: str | None = None,

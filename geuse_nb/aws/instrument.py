@@ -72,9 +72,8 @@ class _WaitingPool:
     _geuse_wait: float
 
     def _get_conn(self, timeout: float | None = None) -> Any:
-        # a mixin: urllib3's HTTPConnectionPool, next in the MRO, has _get_conn
-        return super()._get_conn(  # type: ignore[misc]
-            self._geuse_wait if timeout is None else timeout)
+        wait = self._geuse_wait if timeout is None else timeout
+        return super()._get_conn(wait)  # type: ignore[misc]  # mixin: urllib3's pool has it
 
 
 def instrument_http(client: Any, stat: ClientStat, wait: float) -> None:
