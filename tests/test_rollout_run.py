@@ -4,6 +4,7 @@ rollback, reruns, Ctrl-C and bad input, with sandbox counters as the proof of "n
 from __future__ import annotations
 
 import _thread
+import itertools
 import threading
 import uuid
 from collections.abc import Iterator
@@ -158,7 +159,7 @@ def test_strict_lowers_concurrency_after_a_failure(kit: Any, box: Any, name: str
     assert result.outcomes[0].ended is not None
     after = [o for o in result.outcomes[2:] if o.started and o.started > result.outcomes[0].ended]
     # once one failure is in, at most one region runs at a time
-    for a, b in zip(after, after[1:], strict=False):
+    for a, b in itertools.pairwise(after):
         assert a.ended is not None and b.started is not None and b.started >= a.ended
 
 
