@@ -207,9 +207,14 @@ class SandboxApp:
         refused = self.stacks.refuse(region, info.operation, info.params) if cfn else None
         if refused:
             return error_response(info, 400, "ValidationError", refused)
-        known = self.stacks.validation(info.operation, info.params) if cfn else None
+        known = self.stacks.validated(info.operation, info.params,
+                                      lambda: self._moto_answer(info, environ)) if cfn else None
         if known:
             return known
+        return self._moto_answer(info, environ, cfn=cfn, region=region)
+
+    def _moto_answer(self, info: RequestInfo, environ: dict[str, Any], *, cfn: bool = False,
+                     region: str = "") -> tuple[str, list[tuple[str, str]], bytes]:
         try:
             status, headers, payload = self._call_moto(environ)
         except Exception:  # a moto bug must reach the client as an AWS error, not a traceback
@@ -228,7 +233,6 @@ class SandboxApp:
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
             headers.append(("Content-Length", str(len(payload))))
         if cfn:
-            self.stacks.remember(info.operation, info.params, (status, headers, payload))
             shown = self.stacks.answered(region, info.operation, info.params, status, payload)
             if shown is not payload:
                 payload = shown

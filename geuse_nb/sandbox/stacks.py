@@ -35,6 +35,7 @@ import re
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import SandboxError
@@ -108,6 +109,7 @@ class StackClock:
         self._regions: dict[str, StackTiming] = {}
         self._stacks: dict[str, _Tracked] = {}  # stack id → tracked
         self._validations: dict[str, Answer] = {}  # template body hash → moto's answer
+        self._validating: dict[str, threading.Lock] = {}  # one computation per body
 
     # ------------------------------------------------------------ ValidateTemplate memo
     @staticmethod
@@ -117,20 +119,31 @@ class StackClock:
             return None
         return hashlib.sha256(body.encode()).hexdigest()
 
-    def validation(self, operation: str, params: dict[str, list[str]]) -> Answer | None:
-        """moto's remembered answer to this ValidateTemplate, if any."""
+    def validated(self, operation: str, params: dict[str, list[str]],
+                  compute: Callable[[], Answer]) -> Answer | None:
+        """moto's answer to this ValidateTemplate, computed once per template body (callers
+        of the same body wait for the first); None for any other request."""
         key = self._body_key(operation, params)
+        if key is None:
+            return None
         with self._lock:
-            return self._validations.get(key) if key else None
-
-    def remember(self, operation: str, params: dict[str, list[str]], answer: Answer) -> None:
-        key = self._body_key(operation, params)
-        if key is None or answer[0][:1] not in "24":  # not a 5xx: those may be transient
-            return
-        with self._lock:
-            if len(self._validations) >= _VALIDATIONS_KEPT:
-                self._validations.pop(next(iter(self._validations)))
-            self._validations[key] = answer
+            known = self._validations.get(key)
+            if known is not None:
+                return known
+            gate = self._validating.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                known = self._validations.get(key)
+            if known is not None:
+                return known
+            answer = compute()
+            if answer[0][:1] in "24":  # a 5xx may be transient: not remembered
+                with self._lock:
+                    if len(self._validations) >= _VALIDATIONS_KEPT:
+                        self._validations.pop(next(iter(self._validations)))
+                    self._validations[key] = answer
+                    self._validating.pop(key, None)
+            return answer
 
     # ------------------------------------------------------------ control
     def set(self, region: str | None, provision_seconds: object, fail: object) -> dict[str, Any]:
