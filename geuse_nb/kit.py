@@ -61,9 +61,9 @@ class Kit:
         self.backend = self._open_backend(sandbox)
 
         from .aws.calls import CallPath
+        from .aws.errors import is_retryable, suggestion_for
         from .aws.pool import ClientPool
         from .cache.tiered import TieredCache
-        from .aws.errors import is_retryable, suggestion_for
         from .engine.parallel import Engine
         from .observe.progress import Progress
         from .observe.resources import ResourceSampler
