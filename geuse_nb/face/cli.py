@@ -79,7 +79,8 @@ def _join(args: argparse.Namespace) -> object:
     try:
         return Sandbox.join(url)
     except SandboxError as exc:
-        raise SandboxError(f"no sandbox answers at {url} ({str(exc.args[0]).split(': ')[-1]})",
+        raise SandboxError(f"no sandbox at {url}: it did not answer "
+                           f"({str(exc.args[0]).split(': ')[-1]})",
                            suggestion="start one with `geuse-nb sandbox start`; if "
                                       "GEUSE_SANDBOX_URL is set, it may be stale") from exc
 
@@ -157,6 +158,7 @@ def _cache(args: argparse.Namespace) -> int:
             cache.clear(args.tier)
             print(f"cleared the {args.tier} cache tier(s) in {settings.cache_dir}")
             return 0
+        cache.lookup("geuse-nb cache stats", kind="default")  # the disk tier opens on use
         stats = cache.stats()
         disk = stats[stats["tier"] == "disk"] if "tier" in stats else stats
         print(f"cache dir {settings.cache_dir} ({stats.attrs.get('disk_state', '?')})")
@@ -274,14 +276,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (errors: a message and 1, no traceback)."""
-    args = build_parser().parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
     began = time.monotonic()
     try:
-        return func(args)
-    except GeuseError as exc:
-        print(f"geuse-nb: {exc}", file=sys.stderr)
-        return 1
+        args = build_parser().parse_args(argv)
+        func: Callable[[argparse.Namespace], int] = args.func
+        try:
+            code = func(args)
+        except GeuseError as exc:
+            print(f"geuse-nb: {exc}", file=sys.stderr)
+            code = 1
+        finally:
+            log.debug("geuse-nb %s took %.2f s", args.command, time.monotonic() - began)
+        sys.stdout.flush()  # inside the try: a closed pipe raises here, not at exit
+        return code
     except BrokenPipeError:
         # `geuse-nb ... | head` closed the pipe: stop quietly, as `cat` does. Point stdout
         # at devnull so the interpreter's final flush does not raise again.
@@ -289,8 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a killed writer
-    finally:
-        log.debug("geuse-nb %s took %.2f s", args.command, time.monotonic() - began)
+
 
 if __name__ == "__main__":
     raise SystemExit(main())
