@@ -1,0 +1,26 @@
+"""Spot selection: price history across regions, a time-weighted interruption-aware ranking,
+a pick with a failover list, and the reference tables behind them.
+
+    from geuse_nb.ops import spot
+    hist = spot.history(kit, ["g4dn.xlarge", "g5.xlarge"], regions="all", days=7)
+    ranked = spot.rank(hist, advisor=spot.advisor(), on_demand=spot.on_demand(),
+                       min_gpus=1, max_interruption="10-15%")
+    spot.recommend(ranked, fallbacks=3)
+
+One module per job: ``_history`` (the fan-out), ``_reference`` (Spot Advisor feed and
+on-demand table), ``_rank`` (statistics and score), ``_recommend`` (pick and failovers),
+``_placement`` (GetSpotPlacementScores).
+"""
+
+from __future__ import annotations
+
+from ._history import COLUMNS as HISTORY_COLUMNS
+from ._history import describe, history
+from ._placement import placement_scores
+from ._rank import DEFAULT_WEIGHTS, NoPoolsLeft, pool_stats, rank
+from ._recommend import recommend
+from ._reference import INTERRUPTION_LABELS, advisor, on_demand
+
+__all__ = ["DEFAULT_WEIGHTS", "HISTORY_COLUMNS", "INTERRUPTION_LABELS", "NoPoolsLeft",
+           "advisor", "describe", "history", "on_demand", "placement_scores", "pool_stats",
+           "rank", "recommend"]
