@@ -287,12 +287,12 @@ class TieredCache:
 
     def clear(self, tier: str = ALL) -> None:
         """Empty one tier by name (``"memory"``, ``"disk"``) or ``"all"``. Stats are kept."""
-        names = [t.name for t in self._tiers]
-        if tier != ALL and tier not in names and tier not in dict(tier_factories()):
-            raise UsageError(f"cache tier {tier!r} is not known"
-                             f"{did_you_mean(tier, [*names, ALL])}",
-                             suggestion="use " + ", ".join(repr(n) for n in [*names, ALL]))
-        self._remove("clear", tiers=[t for t in self._tiers if tier in (ALL, t.name)])
+        chosen = [t for t in self._tiers if tier == ALL or tier == t.name]
+        if not chosen and tier != ALL and tier not in dict(tier_factories()):  # a typo
+            names = [*(t.name for t in self._tiers), ALL]
+            raise UsageError(f"cache tier {tier!r} is not known{did_you_mean(tier, names)}",
+                             suggestion="use " + ", ".join(repr(n) for n in names))
+        self._remove("clear", tiers=chosen)
 
     def clear_group(self, prefix: str, group: str, kind: str | None = None) -> None:
         """Drop every entry stored with ``group`` (its keys start with ``prefix``)."""
