@@ -67,7 +67,11 @@ def snake_name(operation: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def api_name(operation: str) -> str:
-    """Any spelling → the API's ``DescribeRegions``."""
+    """Any spelling → the API's ``DescribeRegions``. A name already in API form is kept as
+    given: its acronyms (``DescribeDBInstances``) cannot be rebuilt from snake case."""
+    text = str(operation).strip()
+    if text[:1].isupper() and "_" not in text and "-" not in text:
+        return text
     return "".join(part[:1].upper() + part[1:] for part in snake_name(operation).split("_"))
 
 
