@@ -8,8 +8,8 @@ a pick with a failover list, and the reference tables behind them.
     spot.recommend(ranked, fallbacks=3)
 
 One module per job: ``_history`` (the fan-out), ``_reference`` (Spot Advisor feed and
-on-demand table), ``_rank`` (statistics and score), ``_recommend`` (pick and failovers),
-``_placement`` (GetSpotPlacementScores).
+on-demand table), ``_stats`` (time-weighted statistics per pool), ``_rank`` (filters and
+score), ``_recommend`` (pick and failovers), ``_placement`` (GetSpotPlacementScores).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from __future__ import annotations
 from ._history import COLUMNS as HISTORY_COLUMNS
 from ._history import describe, history
 from ._placement import placement_scores
-from ._rank import DEFAULT_WEIGHTS, NoPoolsLeft, pool_stats, rank
+from ._rank import DEFAULT_WEIGHTS, NoPoolsLeft, rank
 from ._recommend import recommend
 from ._reference import INTERRUPTION_LABELS, advisor, on_demand
+from ._stats import pool_stats
 
 __all__ = ["DEFAULT_WEIGHTS", "HISTORY_COLUMNS", "INTERRUPTION_LABELS", "NoPoolsLeft",
            "advisor", "describe", "history", "on_demand", "placement_scores", "pool_stats",

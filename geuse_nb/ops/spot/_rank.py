@@ -29,9 +29,9 @@ So price leads, interruption can overturn a small price lead (a pool one bucket 
 costs < 12.5 % more at default weights), and a jumpy price is a tie-breaker.
 
 Vectorised: the pool columns factorised, one quicksort of (pool, time) and ``np.add.reduceat``
-over the sorted runs; no Python loop per pool. 1,000,000 rows / 1,280 pools take ~0.6 s of CPU
-here (1.4–2 s wall when other work loads the 2 cores); a per-pool Python loop takes ~35× longer
-(``bench/bench_spot_rank.py`` runs both).
+over the sorted runs; no Python loop per pool. 1,000,000 rows / 1,280 pools: 0.44–0.49 s of CPU,
+0.8–1.2 s wall with the 2 cores shared (load average 4–6), 145 MB allocation peak; a per-pool
+Python loop takes 31–43× longer (``bench/bench_spot_rank.py`` runs both).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ import numpy as np
 
 from ...errors import UsageError, did_you_mean
 from ._reference import INTERRUPTION_LABELS, advisor_frame, interruption_index, os_key
+from ._stats import POOL, pool_stats
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,11 +56,9 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
 PRICE_SPAN = 1.0  # a candidate (1 + PRICE_SPAN)× the cheapest pays the full price cost
 VOLATILITY_SPAN = 0.20
 PRICE_BASES = ("instance", "vcpu", "gpu")
-POOL = ["region", "availability_zone", "instance_type"]
 OUTPUT = ["rank", *POOL, "current_price", "mean_price", "max_price", "volatility",
           "on_demand_price", "savings_pct", "interruption", "vcpus", "memory_gib", "gpus",
           "price_per_vcpu", "price_per_gpu", "score", "reason"]
-_NS_PER_HOUR = 3_600 * 10**9
 
 
 class NoPoolsLeft(UsageError):
@@ -114,67 +113,7 @@ def _now(now: object) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-# ---------------------------------------------------------------- the arithmetic
-def pool_stats(history: pd.DataFrame, now: pd.Timestamp, days: float | None) -> pd.DataFrame:
-    """Per pool: current, time-weighted mean and max price, volatility, hours observed and
-    changes counted, from price changes at or before ``now`` (vectorised)."""
-    import pandas as pd
-
-    stamps = pd.to_datetime(history["timestamp"], utc=True).to_numpy("datetime64[ns]")
-    t_all = stamps.view("int64")
-    now_ns = now.as_unit("ns").value
-    codes = []
-    labels = []
-    for column in POOL:  # whole columns (no masked copy of 1M strings); ~0.1 s each at 1M
-        code, uniques = pd.factorize(history[column].to_numpy(), sort=False)
-        codes.append(code.astype(np.int64))
-        labels.append(np.asarray(uniques, dtype=object))
-    composite = (codes[0] * (len(labels[1]) + 1) + codes[1]) * (len(labels[2]) + 1) + codes[2]
-    pool_id = pd.factorize(composite, sort=False)[0]  # dense 0..P-1, in order of appearance
-    rows = np.flatnonzero(t_all <= now_ns)
-    if not len(rows):
-        return pd.DataFrame(columns=[*POOL, "current_price", "mean_price", "max_price",
-                                     "volatility", "hours", "changes"])
-    key, t = pool_id[rows], t_all[rows]
-    steps = np.diff(key)
-    if not ((steps >= 0).all() and (np.diff(t)[steps == 0] >= 0).all()):
-        # One quicksort of pool × span + µs since the first row (numpy's stable sorts of
-        # int64 are timsort, ~10× slower; np.lexsort((t, key)) ~15× at 1M rows). Rows of one
-        # pool with the very same timestamp keep no particular order. history() output is
-        # already in (pool, time) order and skips this.
-        micros = (t - t.min()) // 1000
-        span = int(micros.max()) + 1
-        if (int(key.max()) + 1) * span < 2**62:
-            order = np.argsort(key * span + micros)
-        else:  # a span too long for one int64: two sorts
-            order = np.argsort(t, kind="stable")
-            order = order[np.argsort(key[order], kind="stable")]
-        rows, key, t = rows[order], key[order], t[order]
-    p = history["price"].to_numpy(dtype=np.float64)[rows]
-    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    last = np.r_[first[1:] - 1, len(key) - 1]
-    following = np.empty_like(t)
-    following[:-1] = t[1:]
-    following[last] = now_ns
-    start = now_ns - int(days * 24 * _NS_PER_HOUR) if days else np.iinfo(np.int64).min
-    held = np.clip(following - np.maximum(t, start), 0, None).astype(np.float64) / _NS_PER_HOUR
-    total = np.add.reduceat(held, first)
-    current = p[last]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(total > 0, np.add.reduceat(p * held, first) / total, current)
-        spread = p - np.repeat(mean, np.diff(np.r_[first, len(key)]))
-        var = np.where(total > 0, np.add.reduceat(held * spread * spread, first) / total, 0.0)
-        volatility = np.sqrt(var) / mean
-    highest = np.maximum.reduceat(np.where(held > 0, p, -np.inf), first)
-    o = rows[first]
-    return pd.DataFrame({
-        "region": labels[0][codes[0][o]], "availability_zone": labels[1][codes[1][o]],
-        "instance_type": labels[2][codes[2][o]], "current_price": current,
-        "mean_price": mean, "max_price": np.maximum(highest, current),
-        "volatility": volatility, "hours": total, "changes": np.diff(np.r_[first, len(key)]),
-    })
-
-
+# ---------------------------------------------------------------- score and joins
 def _relative(values: pd.Series) -> Any:
     """Cost of a price: 0 for the cheapest, 1 at (1 + PRICE_SPAN)× the cheapest or dearer."""
     cheapest = values.min()
@@ -310,8 +249,12 @@ def rank(history: pd.DataFrame, *, advisor: Mapping[str, Any] | None = None,
     if missing:
         raise UsageError(f"history has no column(s) {', '.join(missing)}",
                          suggestion="pass what spot.history() returns")
-    systems = {os_key(p) for p in history["product"].unique()} if "product" in history \
-        and len(history) else {"Linux"}
+    systems = {"Linux"}
+    if "product" in history and len(history):
+        products = history["product"]
+        first = products.iloc[0]  # one comparison pass, not a 1M-row unique(), when uniform
+        same = bool((products == first).all())
+        systems = {os_key(first)} if same else {os_key(p) for p in products.unique()}
     if len(systems) > 1:
         raise UsageError("history mixes Linux and Windows prices",
                          suggestion="rank one at a time: history[history['product'] == ...]")
