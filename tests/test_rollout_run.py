@@ -300,3 +300,15 @@ def test_result_shows_a_gantt_chart_inline(kit: Any, box: Any, name: str) -> Non
     assert "data:image/png;base64" in html and REGIONS[1] in html
     title, table, note = result.section()
     assert name in title and len(table) == 2 and "2 done" in note
+
+
+def test_tolerance_exceeded_in_a_wave_starts_no_later_wave(kit: Any, box: Any,
+                                                             name: str) -> None:
+    box.set_stacks(REGIONS[0], provision_seconds=0.1, fail=True)
+    plan = rollout.plan(REGIONS[:3], waves=[REGIONS[:2], REGIONS[2:3]], failure_tolerance=0)
+    result = rollout.run(kit, plan, rollout.template_path(), stack_name=name, apply=True)
+    assert [o.status for o in result.outcomes] == [RegionState.FAILED, RegionState.SKIPPED,
+                                                    RegionState.SKIPPED]
+    assert "wave 1" in (result.stopped or "")
+    assert result["us-west-2"].note.startswith("not started")
+    assert box.requests() and _status(kit, REGIONS[2], name) is None
