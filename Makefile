@@ -9,10 +9,15 @@ STAMP := $(VENV)/.installed
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@echo "==> creating $(VENV) and installing geuse_nb[dev,dask] (first run only)"
+	@echo "==> creating $(VENV) and installing geuse_nb[dev,dask] (first run only, 1-2 min)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --quiet --upgrade pip
-	@$(PY) -m pip install --quiet --quiet -e '.[dev,dask]'
+	@echo "    pip's progress every 5 s (full log: $(VENV)/pip-install.log)"
+	@$(PY) -m pip install --progress-bar off -e '.[dev,dask]' > $(VENV)/pip-install.log 2>&1 & \
+	pid=$$!; while kill -0 $$pid 2>/dev/null; do sleep 5; \
+	  printf '    %3s packages collected | %s\n' "$$(grep -c '^Collecting' $(VENV)/pip-install.log)" \
+	    "$$(tail -n 1 $(VENV)/pip-install.log | cut -c1-70)"; done; \
+	wait $$pid || { tail -n 30 $(VENV)/pip-install.log; exit 1; }
 	@touch $(STAMP)
 
 lint: venv
@@ -34,8 +39,8 @@ test: venv lint browser
 	@$(VENV)/bin/pytest -q
 
 demo: venv
-	@echo "==> demo: sandbox, calls, parallel fan-out, report into reports/"
-	@$(VENV)/bin/geuse-nb demo --out reports
+	@echo "==> demo: every runbook in notebooks/ on the sandbox, into reports/ (index.html)"
+	@$(VENV)/bin/geuse-nb demo
 
 bench: venv
 	@echo "==> benchmarks (ratios measured side by side)"

@@ -3,7 +3,8 @@
 The runbooks are ``notebooks/quickstart.ipynb`` and every ``notebooks/NN_*.ipynb``, found
 at run time, so a new runbook joins the demo by being there. Each runs in its own kernel
 (papermill) with ``GEUSE_BACKEND=sandbox`` — its own sandbox, nothing shared between
-them — and with two parameters set when its ``parameters`` cell declares them:
+them — and progress drawn (``GEUSE_PROGRESS_QUIET_MODE=0``), with two parameters set
+when its ``parameters`` cell declares them:
 ``backend = "sandbox"`` and ``report_path = "<out>/<name>.report.html"`` (where the
 notebook saves its performance report). The folder then holds, per runbook, the executed
 ``.ipynb``, its offline ``.html`` and its report, and ``index.html`` links them with one
@@ -46,8 +47,10 @@ def discover(folder: Path | None = None) -> list[Path]:
 @contextmanager
 def _sandbox_environment() -> Iterator[None]:
     """Kernels inherit the environment: make every kit they build a sandbox kit."""
-    saved = {k: os.environ.get(k) for k in ("GEUSE_BACKEND", "GEUSE_SANDBOX_URL")}
+    saved = {k: os.environ.get(k) for k in ("GEUSE_BACKEND", "GEUSE_SANDBOX_URL",
+                                            "GEUSE_PROGRESS_QUIET_MODE")}
     os.environ["GEUSE_BACKEND"] = "sandbox"
+    os.environ["GEUSE_PROGRESS_QUIET_MODE"] = "0"  # the pages show where progress ended
     os.environ.pop("GEUSE_SANDBOX_URL", None)  # each runbook gets a fresh sandbox
     try:
         yield

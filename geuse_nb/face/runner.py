@@ -149,7 +149,10 @@ def run_notebook(notebook: Path, out: Path, params: Mapping[str, Any] | None = N
     try:
         papermill.execute_notebook(str(source), str(target), parameters=params,
                                    progress_bar=False, log_output=False,
-                                   cwd=str(cwd or source.parent), execution_timeout=timeout)
+                                   cwd=str(cwd or source.parent), execution_timeout=timeout,
+                                   # ipykernel's "running over TCP without encryption"
+                                   # warning on every run is noise on a local kernel
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as exc:
         failure = _describe_failure(source, target, exc)
     seconds = time.perf_counter() - began
@@ -199,7 +202,7 @@ def _text_of(cell: Any) -> str:
 
 def summary_of(nb: Any) -> str:
     """One line of what the notebook found: the output of its last cell tagged ``summary``,
-    else the first error, else ''."""
+    else the first error, else the last line it printed, else ''."""
     for cell in reversed(nb.cells):
         if SUMMARY_TAG in cell.get("metadata", {}).get("tags", []):
             text = _text_of(cell)
@@ -209,6 +212,12 @@ def summary_of(nb: Any) -> str:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 return f"{output.get('ename')}: {output.get('evalue')}"[:300]
+    for cell in reversed(nb.cells):  # untagged: the last line the notebook printed
+        printed = [o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stdout"]
+        lines = [ln.strip() for ln in "".join(printed).splitlines() if ln.strip()]
+        if lines:
+            return lines[-1][:300]
     return ""
 
 
