@@ -41,6 +41,16 @@ def test_bad_input_fails_before_any_request(kit: Any, args: dict, match: str) ->
     assert kit.sandbox.requests() == before
 
 
+def test_unknown_interruption_label_names_the_five(kit: Any) -> None:
+    before = kit.sandbox.requests()
+    with pytest.raises(UsageError, match="'<5%', '5-10%', '10-15%', '15-20%', '>20%'"):
+        spot.interruption_index("<3%")
+    with pytest.raises(UsageError, match="did you mean '10-15%'"):
+        spot.rank(pd.DataFrame(columns=list(spot.HISTORY_COLUMNS)), advisor=spot.advisor(),
+                  max_interruption="10-15")
+    assert kit.sandbox.requests() == before
+
+
 def test_history_columns_and_window(kit: Any) -> None:
     frame = spot.history(kit, TYPES, REGIONS, days=2)
     assert list(frame.columns) == list(spot.HISTORY_COLUMNS)

@@ -133,6 +133,15 @@ def test_reference_columns_and_savings() -> None:
         assert column in ranked
 
 
+def test_windows_pools_take_savings_from_the_advisor() -> None:
+    feed = {**FEED, "spot_advisor": {"us-east-1": {"Windows": {"g4dn.xlarge": {"s": 40, "r": 1}}}}}
+    hist = changes(A, (WEEK, 0.40)).assign(product="Windows")
+    got = row(spot.rank(hist, advisor=feed, on_demand=ON_DEMAND, now=NOW, days=7), A)
+    assert pd.isna(got["on_demand_price"])  # on_demand() is Linux-only
+    assert got["savings_pct"] == 40 and got["interruption"] == "5-10%"
+    assert got["gpus"] == 1
+
+
 def test_works_without_advisor_or_on_demand() -> None:
     hist = pd.concat([changes(A, (WEEK, 0.30)), changes(B, (WEEK, 0.20))])
     ranked = spot.rank(hist, now=NOW, days=7)

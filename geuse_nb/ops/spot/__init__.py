@@ -19,9 +19,9 @@ from ._history import describe, history
 from ._placement import placement_scores
 from ._rank import DEFAULT_WEIGHTS, NoPoolsLeft, rank
 from ._recommend import recommend
-from ._reference import INTERRUPTION_LABELS, advisor, on_demand
+from ._reference import INTERRUPTION_LABELS, advisor, interruption_index, on_demand
 from ._stats import pool_stats
 
 __all__ = ["DEFAULT_WEIGHTS", "HISTORY_COLUMNS", "INTERRUPTION_LABELS", "NoPoolsLeft",
-           "advisor", "describe", "history", "on_demand", "placement_scores", "pool_stats",
-           "rank", "recommend"]
+           "advisor", "describe", "history", "interruption_index", "on_demand",
+           "placement_scores", "pool_stats", "rank", "recommend"]

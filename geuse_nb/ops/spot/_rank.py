@@ -132,8 +132,10 @@ def _join_reference(pools: pd.DataFrame, advisor: Mapping[str, Any] | None,
                                                            "on_demand_price"} <= set(on_demand):
             raise UsageError("on_demand must be the DataFrame geuse_nb.ops.spot.on_demand() "
                              "returns", suggestion="pass on_demand=spot.on_demand()")
-        cols = [c for c in ("region", "instance_type", "vcpus", "memory_gib", "gpus",
-                            "on_demand_price") if c in on_demand]
+        # on_demand() is Linux: a Windows pool's savings come from the advisor instead
+        wanted = ("region", "instance_type", "vcpus", "memory_gib", "gpus") + (
+            ("on_demand_price",) if os == "Linux" else ())
+        cols = [c for c in wanted if c in on_demand]
         frame = frame.merge(on_demand[cols].drop_duplicates(["region", "instance_type"]),
                             on=["region", "instance_type"], how="left")
     if advisor is not None:
