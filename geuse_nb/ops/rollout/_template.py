@@ -128,7 +128,7 @@ def _parse(body: str) -> Any:
         except ValueError:
             return None
     try:
-        import yaml  # type: ignore[import-untyped]  # PyYAML ships no type stubs
+        import yaml
     except ImportError:  # moto brings PyYAML; without it only given parameters are compared
         return None
 
