@@ -200,6 +200,7 @@ def wait(dep: Deployment, region: str, stack_id: str, out: RegionOutcome,
     (``{}`` when it is gone and ``gone_ok``). Raises ``Interrupted`` on stop."""
     began = time.monotonic()
     delay = POLL_FIRST
+    polls = 0
     while True:
         if dep.stop.wait(delay):
             raise Interrupted(out.stack_status)
@@ -212,11 +213,13 @@ def wait(dep: Deployment, region: str, stack_id: str, out: RegionOutcome,
                                operation="describe_stacks", region=region,
                                suggestion="someone deleted it meanwhile; run again")
         status = str(stack.get("StackStatus"))
-        out.stack_status = status
+        seen, out.stack_status = out.stack_status, status
         waited = time.monotonic() - began
         if not status.endswith("_IN_PROGRESS"):
             return stack
-        dep.note(region, RegionState.RUNNING, f"{status} · {waited:.1f} s")
+        if status != seen or polls == 0:  # the board shows changes; its clock shows time
+            dep.note(region, RegionState.RUNNING, status)
+        polls += 1
         delay = min(POLL_MAX, max(POLL_FIRST, POLL_SHARE * waited))
 
 

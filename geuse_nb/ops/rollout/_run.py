@@ -221,8 +221,7 @@ class _Run:
     # ------------------------------------------------------------ the run
     def go(self) -> RolloutResult:
         regions = self.plan.regions
-        title = (f"{'rollout' if self.apply else 'dry run'} {self.dep.stack_name} · "
-                 f"{self.plan.describe()}")
+        title = f"{'rollout' if self.apply else 'dry run'} {self.dep.stack_name}"
         most = max(self.plan.limits(w)[0] for w in range(1, len(self.plan.waves) + 1))
         workers = min(len(regions), max(READS_AT_ONCE, most))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="geuse-rollout")
