@@ -10,7 +10,7 @@ change set would say more, but creating one is a write (for a new stack it even 
 Waiting: botocore's CloudFormation waiters poll every 30 s, longer than a sandbox stack
 takes to provision. ``wait`` polls after 0.1 s, then every 20 % of the time waited so far
 (at most ``POLL_MAX`` s): a stack is seen at most ~20 % after it settled, and a 3 s stack
-costs about 15 ``DescribeStacks`` calls, a 10-minute one about 70.
+costs about 15 ``DescribeStacks`` calls, a 10-minute one about 86.
 """
 
 from __future__ import annotations
