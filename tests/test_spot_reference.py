@@ -73,7 +73,7 @@ def feed_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     body = json.dumps(spot.advisor()).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             served.append(self.path)
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
