@@ -124,6 +124,40 @@ def test_replayed_market_ranks_as_the_dataframe_path(replaying: Any) -> None:
     assert direct.iloc[0]["availability_zone"] == "us-east-1b"
 
 
+def _rank_cases(now: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """test_spot_rank's hand-built cases, moved to end at ``now``'s hour."""
+    from test_spot_rank import A, B, C, changes
+
+    week, hour = now.floor("h") - pd.Timedelta(days=7), pd.Timedelta(hours=1)
+    spike = now.floor("h") - pd.Timedelta(days=3)
+    return {
+        "spike": pd.concat([changes(A, (week, 0.20), (spike, 2.00), (spike + hour, 0.20)),
+                            changes(B, (week, 0.30))]),
+        "long-held": pd.concat([changes(A, (week, 0.50), (week + 144 * hour, 0.10)),
+                                changes(B, (week, 0.25), (week + 160 * hour, 0.40))]),
+        "ties": pd.concat([changes(B, (week, 0.20)), changes(A, (week, 0.20)),
+                           changes(C, (week, 0.20))]),
+        "interruption": pd.concat([changes(A, (week, 0.200)), changes(C, (week, 0.190))]),
+    }
+
+
+@pytest.mark.parametrize("case", ["spike", "long-held", "ties", "interruption"])
+def test_rank_cases_replayed_rank_the_same(replaying: Any, case: str) -> None:
+    from test_spot_rank import FEED
+
+    kit = replaying
+    market = _rank_cases(pd.Timestamp.now(tz="UTC"))[case]
+    kit.sandbox.set_spot_history(market)
+    fetched = spot.history(kit, "g4dn.xlarge", REGIONS, days=7, refresh=True)
+    now = pd.Timestamp.now(tz="UTC")
+    direct = spot.rank(market, advisor=FEED, now=now, days=7)
+    replayed = spot.rank(fetched, advisor=FEED, now=now, days=7)
+    keys = ["rank", "region", "availability_zone", "instance_type"]
+    assert replayed[keys].values.tolist() == direct[keys].values.tolist()
+    numbers = ["current_price", "mean_price", "max_price", "volatility", "score"]
+    pd.testing.assert_frame_equal(replayed[numbers], direct[numbers], atol=1e-9, rtol=0)
+
+
 def test_replay_keeps_pages_and_filters(replaying: Any) -> None:
     kit = replaying
     market = _known_market(pd.Timestamp.now(tz="UTC"))
