@@ -12,7 +12,9 @@
 2. Read operations (describe/get/list) look in the cache under the one key builder
    (``cache.keys.make_key``: identity, region, service, operation, normalised params).
    A hit is recorded in ``api_calls`` with ``cache_hit=True`` (attempt 0, no request).
-3. A miss goes through the pooled client; pageable operations are paginated and
+3. A miss goes through ``cache.single_flight``: threads missing the same key at once
+   make one request and share its answer or its error (recorded as cache hits: they
+   sent nothing). The request goes through the pooled client; pageable operations are paginated and
    merged. Every HTTP attempt is recorded by the pool's event hooks.
 4. Reads are stored; writes are never cached and invalidate nothing (a later read
    may return a value cached before the write: pass ``refresh=True`` after writes).
@@ -171,14 +173,28 @@ class CallPath:
         key = _keys.make_key(scope=self.pool.scope(), region=region,
                               service=service, operation=op.snake,
                               params=params)
-        if not refresh:
-            start = time.perf_counter()
-            found = self.cache.lookup(key, kind=kind)
-            if found.hit:
-                self.recorder.record_api_call(
-                    service=service, operation=op.snake, region=region,
-                    latency=time.perf_counter() - start, attempt=0, cache_hit=True)
-                return found.value
+        if refresh:
+            return self._fetch(key, kind, ttl, service, op, region, params)
+        start = time.perf_counter()
+        epoch = self.cache.flight.epoch
+        found = self.cache.lookup(key, kind=kind)
+        if found.hit:
+            self.recorder.record_api_call(
+                service=service, operation=op.snake, region=region,
+                latency=time.perf_counter() - start, attempt=0, cache_hit=True)
+            return found.value
+        value, shared = self.cache.single_flight(
+            key, lambda: self._fetch(key, kind, ttl, service, op, region, params), kind=kind,
+            since=epoch)
+        if shared:  # answered by another thread's request (or its store): none of its own
+            self.recorder.record_api_call(
+                service=service, operation=op.snake, region=region,
+                latency=time.perf_counter() - start, attempt=0, cache_hit=True)
+        return value
+
+    def _fetch(self, key: str, kind: str | None, ttl: float | None, service: str, op: _Operation,
+               region: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A read's miss: send, serve stale on a retryable error if allowed, store."""
         try:
             result = self._send(service, op, region, params)
         except UsageError:

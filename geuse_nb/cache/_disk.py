@@ -1,6 +1,8 @@
 """The disk tier: ``diskcache.Cache`` (SQLite + files) with recovery, compression and stats.
 
-- Lives under ``<cache_dir>/tiered-v1``, created 0700; safe across threads and processes.
+- Lives under ``<cache_dir>/tiered-v1``, created (and re-set) 0700: values are pickles,
+  so only the owner may write there; a ``cache_dir`` others can write is warned about.
+  Safe across threads and processes.
   Values are pickled with a small header (magic, flags, written_at, fresh_until) and
   zlib above 4 KB when ``cache_compression_enabled``; diskcache expires an entry at its
   TTL + stale bound and keeps ``cache_disk_size_limit``.
@@ -247,6 +249,7 @@ class DiskTier(Tier):
         if not root.is_dir():
             self._unusable(f"cache_dir {root} is not a directory")
             return None
+        self._check_mode(root)
         for attempt in (1, 2):
             try:
                 if path.exists() and not path.is_dir():
@@ -266,6 +269,21 @@ class DiskTier(Tier):
             self.state = DiskState.OK
             return disk
         return None  # pragma: no cover - the loop always returns
+
+    def _check_mode(self, root: Path) -> None:
+        """Values are pickles: whoever can write under ``cache_dir`` can run code in the
+        next process that reads them. ``tiered-v1`` itself is forced to 0700; a
+        ``cache_dir`` that others can write (they could swap ``tiered-v1``) gets one
+        warning (it may be the user's own directory: it is not changed)."""
+        try:
+            mode = root.stat().st_mode & 0o777
+        except OSError:
+            return
+        if mode & 0o022:
+            self._warn("loose-mode", logging.WARNING,
+                       "cache_dir %s can be written by other users (mode %03o): they could "
+                       "replace the cache; use a private directory (chmod 700 %s, or set "
+                       "GEUSE_CACHE_DIR)", root, mode, root)
 
     def _move_aside(self, exc: BaseException) -> bool:
         path = self.directory

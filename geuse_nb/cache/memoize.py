@@ -2,7 +2,9 @@
 
 Like joblib's ``Memory.cache``: a decorator with or without parentheses; the wrapped
 function has ``.key()``, ``.evict()`` and ``.clear()``; arguments such as a client can be
-left out of the key with ``ignore``; exceptions are not cached.
+left out of the key with ``ignore``; exceptions are not cached. Threads calling with the
+same arguments at once run the function once and share its result or its exception
+(``TieredCache.single_flight``).
 
 This module uses the cache; the cache does not know it (one direction only).
 """
@@ -120,12 +122,17 @@ class Memoized:
         except TypeError:
             return self._fn(*args, **kwargs)  # let the function raise its own TypeError
         key = self._key(params)
+        epoch = cache.flight.epoch
         found = cache.lookup(key, kind=self._kind)
         if found.hit:
             return found.value
-        value = self._fn(*args, **kwargs)
-        cache.store(key, value, kind=self._kind, ttl=self._ttl, group=self._group)
-        return value
+
+        def fetch() -> Any:
+            value = self._fn(*args, **kwargs)
+            cache.store(key, value, kind=self._kind, ttl=self._ttl, group=self._group)
+            return value
+
+        return cache.single_flight(key, fetch, kind=self._kind, since=epoch)[0]
 
     def evict(self, *args: Any, **kwargs: Any) -> None:
         """Drop the entry of one call."""
