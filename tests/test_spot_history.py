@@ -234,3 +234,17 @@ def test_placement_scores_join_the_ranking() -> None:
     eu_plain = plain.loc[plain["region"] == "eu-west-1", "rank"].item()
     eu_placed = placed.loc[placed["region"] == "eu-west-1", "rank"].item()
     assert eu_placed < eu_plain
+
+
+def test_placement_scores_on_an_aws_backend_that_refuses(sandbox: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AWS path, against an endpoint without GetSpotPlacementScores (the sandbox through
+    AWS_ENDPOINT_URL, as botocore allows): the result is empty and says why in one line."""
+    import geuse_nb as gn
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.endpoint_url("us-east-1"))
+    with gn.Kit("aws-like", backend="aws", pool_max_attempts=1) as kit:
+        scores = spot.placement_scores(kit, ["g4dn.xlarge"], ["us-east-1"])
+    assert scores.empty and list(scores.columns) == ["region", "availability_zone",
+                                                     "availability_zone_id", "placement_score"]
+    assert scores.attrs["note"].startswith("placement scores: AWS refused GetSpotPlacementScores")
