@@ -129,7 +129,10 @@ def run_notebook(notebook: Path, out: Path, params: Mapping[str, Any] | None = N
     """Execute ``notebook`` into ``out/<name>`` with papermill; export it to HTML if asked.
 
     A failing cell does not raise: ``RunResult.failure`` names it (the executed notebook,
-    and its HTML, show everything up to it).
+    and its HTML, show everything up to it). The kernel runs in ``cwd`` (default: this
+    process's working directory, as papermill does), so a runbook's relative paths such as
+    ``report_path = "reports/x.html"`` land beside ``--out reports`` when run from the
+    checkout.
     """
     import nbformat
     import papermill
@@ -149,7 +152,7 @@ def run_notebook(notebook: Path, out: Path, params: Mapping[str, Any] | None = N
     try:
         papermill.execute_notebook(str(source), str(target), parameters=params,
                                    progress_bar=False, log_output=False,
-                                   cwd=str(cwd or source.parent), execution_timeout=timeout,
+                                   cwd=str(cwd) if cwd else None, execution_timeout=timeout,
                                    # ipykernel's "running over TCP without encryption"
                                    # warning on every run is noise on a local kernel
                                    extra_arguments=["--IPKernelApp.log_level=ERROR"])
