@@ -248,3 +248,19 @@ def test_placement_scores_on_an_aws_backend_that_refuses(sandbox: Any,
     assert scores.empty and list(scores.columns) == ["region", "availability_zone",
                                                      "availability_zone_id", "placement_score"]
     assert scores.attrs["note"].startswith("placement scores: AWS refused GetSpotPlacementScores")
+
+
+def test_a_failing_region_is_listed_not_dropped(sandbox: Any) -> None:
+    import geuse_nb as gn
+
+    sandbox.set_faults(region="eu-west-1", error_rate=1.0)
+    try:
+        with gn.Kit("faulty", backend="sandbox", sandbox=sandbox, parallel_retry_count=0,
+                    pool_max_attempts=1) as kit:
+            frame = spot.history(kit, TYPES, REGIONS, days=1)
+    finally:
+        sandbox.clear_faults()
+    assert set(frame["region"]) == {"us-east-1"}
+    failed = frame.attrs["failed"]
+    assert {f["region"] for f in failed} == {"eu-west-1"} and len(failed) == len(TYPES)
+    assert all(f["suggestion"] for f in failed)
