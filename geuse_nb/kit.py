@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import shared
@@ -141,13 +141,15 @@ class Kit:
         self._check_open()
         return self._calls.records(service, operation, region, **params)
 
-    def fanout(self, service: str, operation: str, regions: Iterable[str] | None = None, *,
+    def fanout(self, service: str, operation: str | Sequence[str],
+               regions: Iterable[str] | None = None, *,
                param_sets: Iterable[Mapping[str, Any]] | None = None, desc: str | None = None,
                n_jobs: int | None = None, **params: Any) -> pd.DataFrame:
-        """``records`` over regions (× parameter sets) in parallel → one DataFrame.
+        """``records`` over operations × regions (× parameter sets) as one parallel map →
+        one DataFrame (an ``operation`` column when ``operation`` is a list), slowest
+        regions first by this kit's own latency history.
 
-        Failed (region, params) pairs are listed in ``frame.attrs["failed"]``, never dropped
-        silently.
+        Failed jobs are listed in ``frame.attrs["failed"]``, never dropped silently.
         """
         self._check_open()
         from .aws.fanout import fanout
@@ -206,7 +208,9 @@ class Kit:
                        scope=self.pool.scope)
 
     def report(self, title: str | None = None) -> Report:
-        """A performance report of everything recorded so far (displays inline)."""
+        """A performance report of everything recorded so far (displays inline); add a
+        runbook's own results with ``.add_section(title, frame_or_figure_or_text)``."""
+        from .aws.errors import suggest_for_code
         from .observe.report import Report
 
         return Report.build(
@@ -215,6 +219,7 @@ class Kit:
             cache_stats=self.cache.stats(),
             pool_stats=self.pool.stats(),
             settings=self.settings,
+            suggest=suggest_for_code,
         )
 
     def export_cloudwatch(self, namespace: str | None = None) -> dict[str, Any]:
@@ -293,7 +298,9 @@ def _restore_kit(name: str, settings: Settings, backend: Backend) -> Kit:
         pinned: dict[str, Any] = {"backend": backend.kind}
         if backend.kind == "sandbox":
             pinned["sandbox_url"] = backend.sandbox_url
-        return Kit(name, settings=settings.replace(**pinned))
+        kit = Kit(name, settings=settings.replace(**pinned))
+        kit.metrics.ship_home()  # a worker's rows go home with its jobs' results
+        return kit
 
     return shared.instance("kit", repr((name, settings, backend)), build)
 
