@@ -8,7 +8,8 @@ becomes ``("ec2", "DescribeInstances", {"InstanceIds": ["i-1", "i-2"], "Filters"
 - a list takes several values (``--instance-ids i-1 i-2``), or one JSON list;
 - a structure, a map and each item of a list of structures take the CLI's *shorthand*
   (``Name=tag:env,Values=prod,dev``; ``[a,b]`` and ``{k=v}`` nest; a bare value after a
-  comma continues the previous key's list) or JSON (``{"Name": "x"}``);
+  comma continues the previous key's list; parsed in ``_shorthand.py``) or JSON
+  (``{"Name": "x"}``);
 - a boolean is a flag: ``--dry-run`` / ``--no-dry-run``;
 - integers, floats, timestamps (ISO 8601 or epoch seconds) and blobs (text, UTF-8) from
   one value.
@@ -30,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import UsageError, did_you_mean
+from ._shorthand import parse_shorthand
 
 # Options the magic itself takes; they never reach the operation.
 GLOBAL_OPTIONS = ("--region", "--refresh", "--query")
@@ -320,107 +322,3 @@ def _scalar(value: Any, kind: str, option: str) -> Any:
 def example_scalar(kind: str) -> str:
     return {"integer": "10", "long": "10", "float": "1.5", "double": "1.5", "boolean": "true",
             "timestamp": "2026-01-01T00:00:00Z"}.get(kind, "text")
-
-
-# ---------------------------------------------------------------- shorthand
-_SPECIAL = ",=[]{}"
-
-
-class _Shorthand:
-    """A recursive-descent parser for the CLI's shorthand (``a=1,b=[x,y],c={d=2}``)."""
-
-    def __init__(self, text: str, option: str) -> None:
-        self.text, self.pos, self.option = text, 0, option
-
-    def fail(self, what: str) -> UsageError:
-        return UsageError(f"{self.option}: bad shorthand {self.text!r} at character "
-                          f"{self.pos}: {what}",
-                          suggestion="write Key=value,Other=a,b (or JSON in quotes)")
-
-    def peek(self) -> str:
-        return self.text[self.pos] if self.pos < len(self.text) else ""
-
-    def struct(self, closing: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        while True:
-            key = self.word("=").strip()
-            if not key:
-                raise self.fail("expected a key")
-            if self.peek() != "=":
-                raise self.fail(f"expected '=' after {key!r}")
-            self.pos += 1
-            if key in out:
-                raise self.fail(f"key {key!r} given twice")
-            out[key] = self.value(closing)
-            if self.peek() == closing or not self.peek():
-                return out
-            if self.peek() != ",":
-                raise self.fail(f"unexpected {self.peek()!r}")
-            self.pos += 1
-            # A bare value after a comma (no "key=") continues the previous key's list.
-            while not self._key_ahead(closing):
-                if not self.peek() or self.peek() == closing:
-                    raise self.fail("a trailing comma")
-                prev = out[key]
-                out[key] = [*prev, self.scalar(closing)] if isinstance(prev, list) else [
-                    prev, self.scalar(closing)]
-                if self.peek() == closing or not self.peek():
-                    return out
-                if self.peek() != ",":
-                    raise self.fail(f"unexpected {self.peek()!r}")
-                self.pos += 1
-
-    def _key_ahead(self, closing: str) -> bool:
-        i = self.pos
-        while i < len(self.text) and self.text[i] not in _SPECIAL + "'\"":
-            i += 1
-        return i < len(self.text) and self.text[i] == "=" and i > self.pos
-
-    def value(self, closing: str) -> Any:
-        char = self.peek()
-        if char == "[":
-            self.pos += 1
-            items: list[Any] = []
-            while self.peek() != "]":
-                if not self.peek():
-                    raise self.fail("unclosed '['")
-                items.append(self.value("]"))
-                if self.peek() == ",":
-                    self.pos += 1
-            self.pos += 1
-            return items
-        if char == "{":
-            self.pos += 1
-            inner = {} if self.peek() == "}" else self.struct("}")
-            if self.peek() != "}":
-                raise self.fail("unclosed '{'")
-            self.pos += 1
-            return inner
-        return self.scalar(closing)
-
-    def scalar(self, closing: str) -> str:
-        char = self.peek()
-        if char in ("'", '"'):
-            end = self.text.find(char, self.pos + 1)
-            if end < 0:
-                raise self.fail(f"unclosed {char}")
-            text = self.text[self.pos + 1:end]
-            self.pos = end + 1
-            return text
-        stops = ",]}" if closing else ","
-        return self.word(stops)
-
-    def word(self, stops: str) -> str:
-        start = self.pos
-        while self.pos < len(self.text) and self.text[self.pos] not in stops:
-            self.pos += 1
-        return self.text[start:self.pos]
-
-
-def parse_shorthand(text: str, option: str = "value") -> dict[str, Any]:
-    """The CLI's shorthand → nested dicts/lists of strings (types come from the shape)."""
-    parser = _Shorthand(text, option)
-    out = parser.struct()
-    if parser.pos != len(text):
-        raise parser.fail("unexpected text at the end")
-    return out

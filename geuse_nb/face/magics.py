@@ -157,12 +157,12 @@ class GeuseMagics(Magics):
     geuse.__doc__ = GEUSE_PARSER.format_help()
 
     def _geuse_init(self, args: argparse.Namespace) -> Any:
-        import geuse_nb as gn
+        from ..kit import init
 
         settings: dict[str, Any] = {}
         if args.aws_profile:
             settings["aws_profile"] = args.aws_profile
-        kit = gn.init(args.name or self.kit_name, backend=args.backend or self.backend,
+        kit = init(args.name or self.kit_name, backend=args.backend or self.backend,
                       **settings)
         print(self._status_lines(kit)[0])
         return None
@@ -210,9 +210,9 @@ class GeuseMagics(Magics):
 
     @staticmethod
     def _kit() -> Any:
-        import geuse_nb as gn
+        from ..kit import get_kit
 
-        return gn.get_kit()
+        return get_kit()
 
     # ------------------------------------------------------------ %aws
     @line_magic
