@@ -272,8 +272,8 @@ def rank(history: pd.DataFrame, *, advisor: Mapping[str, Any] | None = None,
         steps.append(("exclude_regions", repr(without),
                       lambda f: ~f["region"].isin(without)))
     if pattern is not None:
-        steps.append(("types", repr(types), lambda f: f["instance_type"].map(
-            lambda name: pattern.search(name) is not None)))
+        steps.append(("types", repr(types), lambda f: f["instance_type"].astype(str)
+                      .str.contains(pattern, regex=True)))
     for name, column in (("min_vcpus", "vcpus"), ("min_memory_gib", "memory_gib"),
                          ("min_gpus", "gpus")):
         bound = mins[name]
