@@ -85,14 +85,15 @@ class CallPath:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickles as its pool and cache (no credentials, no locks), for process workers;
-        there it records into a recorder of its own (the parent's cannot be shared)."""
+        there it records into a recorder of its own (the parent's cannot be shared), whose
+        rows the engine's remote tasks carry home (``observe.metrics.worker_rows``)."""
         return {"pool": self.pool, "cache": self.cache}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         from ..observe.metrics import Recorder
 
         pool = state["pool"]
-        recorder = Recorder(pool.settings)
+        recorder = Recorder(pool.settings).ship_home()  # its rows go home with job results
         if pool.recorder is None:  # a freshly unpickled pool has no clients yet
             pool.recorder = recorder
         self._setup(pool, state["cache"], recorder)

@@ -59,6 +59,7 @@ class Run:
         self.driver_done = False
         self.crash: BaseException | None = None
         self.on_resolved: Callable[[Outcome], None] | None = None
+        self.on_rows: Callable[[list[tuple[str, dict[str, Any]]]], Any] | None = None
         self.keeps_threads = False  # its workers belong to a kept pool: not joined at the end
         self.threads: set[threading.Thread] = set()
         self._finishers: list[Callable[[], None]] = []
@@ -133,6 +134,9 @@ class Run:
         match event:
             case Ended():
                 late = event.outcome
+                if late.rows and self.on_rows is not None:  # kept even from a late job
+                    self.on_rows(late.rows)
+                    late.rows = None
                 if late.index in self.zombies:
                     self.zombies.discard(late.index)
                     return

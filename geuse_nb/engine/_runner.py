@@ -8,7 +8,9 @@ workers. It runs in one of two modes:
   (it sees each ``Started``), so a worker never waits on a clock;
 - *remote* (Dask): no queue crosses the process boundary, so it enforces the timeout
   itself (the attempt runs in a daemon thread it stops waiting for) and *returns* the
-  ``Outcome``, its error made picklable.
+  ``Outcome``, its error made picklable, with the metrics rows recorded in that worker
+  process since its previous job (``observe.metrics.worker_rows``) for the driver to
+  merge into the notebook's recorder.
 
 Whether a failure is worth another attempt is the ``retry_if`` policy the Engine is
 given (the Kit passes ``geuse_nb.aws.errors.is_retryable``): this module knows nothing
@@ -25,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import GeuseError
+from ..observe.metrics import worker_rows
 from ..states import JobStatus
 from ._events import Ended, Event, Retrying, Started
 from ._policy import Backoff
@@ -111,6 +114,7 @@ class JobRunner:
             return None
         if out.error is not None:
             out.error = _portable(out.error)
+        out.rows = worker_rows() or None  # this worker's metrics go home with the outcome
         return out
 
     def _bounded(self, call: Callable[[], Any]) -> Any:

@@ -6,7 +6,8 @@ row per job. This module is the facade; each part has a module of its own:
 - ``_runner``: one job's attempts, retries (``retry_if``) and, remotely, its timeout;
 - ``_events`` and ``_run``: the run loop in the calling thread, fed by frozen events;
 - ``_backends``: the ``EngineBackend`` interface and its registry; ``_threads`` (kept
-  joblib pools, ``_pools``) and ``_dask`` are the two registered here;
+  joblib pools, ``_pools``), ``_dask`` and ``_processes`` (loky) are registered here;
+  the two remote ones bring their workers' metrics rows home with each outcome;
 - ``_schedule``: the DAG scheduler (the spec is checked in ``dag``);
 - ``_reaper``: the engine's threads, joined with a bound at ``close()``;
 - ``results``: what a run returns (``JobResults``).
@@ -57,6 +58,7 @@ from ._backends import (
 )
 from ._dask import DaskBackend
 from ._policy import Backoff, auto_workers, check_common, resolve_workers, wanted_workers
+from ._processes import ProcessBackend
 from ._reaper import ThreadReaper
 from ._run import Run
 from ._runner import JobRunner, call_item
@@ -77,6 +79,7 @@ log = logging.getLogger(__name__)
 
 register_backend("threads", ThreadsBackend)
 register_backend("dask", DaskBackend)
+register_backend("processes", ProcessBackend)
 
 
 class Engine:
@@ -168,6 +171,7 @@ class Engine:
         run = Run(name, len(keys), workers=workers, pool_size=pool_size, runner=runner,
                   status=self.progress.status(desc or name, len(keys)),
                   reaper=self._reaper, suggest=self._suggestion)
+        run.on_rows = self.recorder.merge  # metrics rows remote workers sent home
         with self._lock:
             self._active.add(run)
         try:

@@ -32,6 +32,7 @@ class Outcome:
     started: float | None = None
     ended: float | None = None
     suggestion: str | None = None  # what to do about ``error`` (the Engine's ``suggest``)
+    rows: list[tuple[str, dict[str, Any]]] | None = None  # metrics a remote worker sent home
 
 
 class JobResults(list[Any]):

@@ -16,8 +16,9 @@ import contextlib
 import functools
 import threading
 import time
+import weakref
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..errors import UsageError
@@ -49,13 +50,55 @@ TABLES: dict[str, tuple[str, ...]] = {
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [  # the analysis functions are re-exported: callers read them as metrics.*
-    "DEFAULT_BUCKETS_MS", "SUMMARY_COLUMNS", "TABLES", "Recorder", "error_attempts",
-    "latency_histogram", "latency_summary", "recording_disabled",
+    "DEFAULT_BUCKETS_MS", "SHIPPED_TABLES", "SUMMARY_COLUMNS", "TABLES", "Recorder",
+    "error_attempts", "latency_histogram", "latency_summary", "recording_disabled",
+    "worker_rows",
 ]
 
 
+# Tables whose rows a worker ships home (``resources`` stays: a worker's CPU samples are
+# its own machine's, and the notebook samples its own process).
+SHIPPED_TABLES = ("api_calls", "operations", "counters", "gauges", "jobs")
+
+_SHIPPING: weakref.WeakSet[Recorder] = weakref.WeakSet()
+_SHIPPING_LOCK = threading.Lock()
+
+
+class _Outbox(deque[dict[str, Any]]):
+    """A table of a shipping recorder: every row is also queued for the trip home."""
+
+    def __init__(self, rows: deque[dict[str, Any]], queue: deque[tuple[str, dict[str, Any]]],
+                 table: str) -> None:
+        super().__init__(rows, maxlen=rows.maxlen)
+        self._queue = queue
+        self._name = table
+
+    def append(self, row: dict[str, Any]) -> None:
+        super().append(row)
+        self._queue.append((self._name, row))
+
+
+def worker_rows() -> list[tuple[str, dict[str, Any]]]:
+    """Rows recorded in this process by shipping recorders (``Recorder.ship_home``) since
+    the last call, each returned once: the engine's remote task wrapper sends them home
+    with a job's result, and the notebook's ``Recorder.merge`` adds them."""
+    with _SHIPPING_LOCK:
+        recorders = list(_SHIPPING)
+    out: list[tuple[str, dict[str, Any]]] = []
+    for recorder in recorders:
+        out.extend(recorder.drain())
+    return out
+
+
 class Recorder:
-    """Thread-safe, bounded store of the kit's measurements."""
+    """Thread-safe, bounded store of the kit's measurements.
+
+    Worker metrics: a kit (or call path) rebuilt from a pickle in a Dask or joblib
+    process worker records into a recorder of its own there. ``ship_home()`` makes such
+    a recorder queue its rows; the engine's remote task wrapper takes them
+    (``worker_rows()``) and returns them with the job's outcome; the notebook's
+    recorder ``merge``s them, so every row reaches it once (counters as increments).
+    """
 
     def __init__(self, settings: Settings, *, kit_name: str = "geuse", enabled: bool = True):
         self.kit_name = kit_name
@@ -67,6 +110,59 @@ class Recorder:
         self._totals: dict[str, float] = {}
         self._lock = threading.Lock()
         self.namespace = settings.metrics_namespace  # of the EMF lines and CloudWatch export
+        self._outbox: deque[tuple[str, dict[str, Any]]] | None = None
+        self._shipped_totals: dict[str, float] = {}
+
+    # ------------------------------------------------------------ worker → notebook
+    def ship_home(self) -> Recorder:
+        """Queue every row recorded from now on for ``worker_rows()`` (see the class
+        docstring). Idempotent; returns self."""
+        with self._lock:
+            if self._outbox is None:
+                self._outbox = deque()
+                for name in SHIPPED_TABLES:
+                    self._tables[name] = _Outbox(self._tables[name], self._outbox, name)
+        with _SHIPPING_LOCK:
+            _SHIPPING.add(self)
+        return self
+
+    @property
+    def ships_home(self) -> bool:
+        return self._outbox is not None
+
+    def drain(self) -> list[tuple[str, dict[str, Any]]]:
+        """The queued rows, each once (``counters`` rows carry ``delta``, the increment
+        since the previous shipped row of that counter)."""
+        queue = self._outbox
+        out: list[tuple[str, dict[str, Any]]] = []
+        if queue is None:
+            return out
+        with self._lock:  # one drainer at a time: deltas are computed in order
+            while True:
+                try:
+                    table, row = queue.popleft()
+                except IndexError:
+                    break
+                if table == "counters":
+                    last = self._shipped_totals.get(row["name"], 0)
+                    self._shipped_totals[row["name"]] = row["value"]
+                    row = {**row, "delta": row["value"] - last}
+                out.append((table, row))
+        return out
+
+    def merge(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+        """Add rows a worker shipped home (``worker_rows()``); returns how many.
+        Counter rows are added as increments to this recorder's totals."""
+        merged = 0
+        for table, row in rows:
+            if table == "counters":
+                self.count(str(row["name"]), float(row.get("delta", row["value"])))
+            elif table in TABLES:
+                self.add(table, {k: row.get(k) for k in TABLES[table]})
+            else:
+                continue
+            merged += 1
+        return merged
 
     # ------------------------------------------------------------ writing
     def add(self, table: str, row: dict[str, Any]) -> None:
