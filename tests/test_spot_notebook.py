@@ -38,8 +38,9 @@ def _run_all(client: NotebookClient, nb: nbformat.NotebookNode) -> dict[str, obj
 def test_cold_then_warm_run_in_one_kernel(tmp_path: Path) -> None:
     nb = nbformat.read(NOTEBOOK, as_version=4)
     report = tmp_path / "report.html"
-    _parameters(nb, regions=["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"],
-                sandbox_rtt=0.06, report_path=str(report))
+    _parameters(nb, instance_types=["g4dn.xlarge", "g5.xlarge", "g4dn.12xlarge"],
+                regions=["us-east-1", "eu-west-1", "ap-northeast-1"], sandbox_rtt=0.06,
+                report_path=str(report))
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     env = dict(os.environ, IPYTHONDIR=str(netguard.ipython_dir(tmp_path / "ipython")),
                GEUSE_CACHE_DIR=str(tmp_path / "cache"))
@@ -51,7 +52,7 @@ def test_cold_then_warm_run_in_one_kernel(tmp_path: Path) -> None:
     print(f"runbook fetch at RTT 60 ms: cold {cold['seconds']:.2f} s "
           f"({cold['requests']} requests), warm {warm['seconds'] * 1000:.1f} ms "
           f"({warm['requests']} requests)")
-    assert cold["requests"] >= 16  # 4 types × 4 regions, one page each at least
+    assert cold["requests"] >= 9  # 3 types × 3 regions, one page each at least
     assert warm["requests"] == 0
     assert warm["sandbox"] == cold["sandbox"]  # the rerun kept its kit (and sandbox)
     assert (warm["rows"], warm["pick"]) == (cold["rows"], cold["pick"])
