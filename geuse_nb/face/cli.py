@@ -4,6 +4,7 @@ function and one line.
 
     geuse-nb run NOTEBOOK [-p NAME VALUE]... [-f params.yaml] [--out DIR] [--html] [--no-input]
     geuse-nb report NOTEBOOK [--out PATH] [--no-input]
+    geuse-nb report --compare A.json B.json [--out PATH.html|.md|.json]
     geuse-nb cache stats | clear [memory|disk|all]
     geuse-nb demo [--out DIR]
     geuse-nb sandbox start [--seed N] [--home-region R] [--regions a,b] [--rtt S]
@@ -30,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..errors import GeuseError, SandboxError
+from ..errors import GeuseError, SandboxError, UsageError
 
 log = logging.getLogger(__name__)
 STATE_FILE = "sandbox.json"
@@ -141,9 +142,26 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    if args.compare:
+        return _compare(args)
+    if args.notebook is None:
+        raise UsageError("geuse-nb report needs a NOTEBOOK or --compare A.json B.json",
+                         suggestion="e.g. geuse-nb report reports/01_spot_selection.ipynb")
     from .export import export
 
     print(f"html: {export(args.notebook, args.out, no_input=args.no_input)}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """Two saved JSON reports side by side: Markdown on stdout, and --out (.html/.md/.json)."""
+    from ..observe.report import Report
+
+    first, second = (Report.load(p) for p in args.compare)
+    both = first.compare(second)
+    print(both.to_markdown(), end="")
+    if args.out is not None:
+        print(f"saved: {both.save(args.out)}")
     return 0
 
 
@@ -212,9 +230,14 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_report(commands: argparse._SubParsersAction) -> None:
-    report = commands.add_parser("report", help="export an executed notebook to offline HTML")
-    report.add_argument("notebook", type=Path, metavar="NOTEBOOK")
-    report.add_argument("--out", type=Path, help="file or folder (default: next to NOTEBOOK)")
+    report = commands.add_parser("report", help="export an executed notebook to offline HTML, "
+                                 "or compare two saved JSON reports")
+    report.add_argument("notebook", type=Path, metavar="NOTEBOOK", nargs="?")
+    report.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"),
+                        help="two reports saved as .json: headline figures and per-operation "
+                             "latencies side by side, with B ÷ A ratios")
+    report.add_argument("--out", type=Path, help="file or folder (default: next to NOTEBOOK; "
+                        "with --compare, a .html/.md/.json file)")
     report.add_argument("--no-input", action="store_true", help="without the code cells")
     report.set_defaults(func=_report)
 
