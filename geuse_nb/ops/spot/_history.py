@@ -49,17 +49,22 @@ def check_product(product: object) -> str:
     return str(product)
 
 
+def _listed(name: str, value: object, expected: str) -> list[Any]:
+    """A name or an iterable of names as a deduplicated, non-empty list; UsageError else."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, Iterable) or isinstance(names, dict):
+        raise UsageError(f"{name}={value!r} is not valid", suggestion=f"give {expected}")
+    out = list(dict.fromkeys(names))
+    if not out:
+        raise UsageError(f"{name} is empty", suggestion=f"give {expected}")
+    return out
+
+
 def check_types(instance_types: object, *, strict: bool) -> list[str]:
     """Instance type names, deduplicated; each must be in the project's table (``strict``, the
     sandbox) or at least be spelled like one (real AWS, where the table is a subset)."""
-    names = [instance_types] if isinstance(instance_types, str) else instance_types
-    if not isinstance(names, Iterable) or isinstance(names, dict):
-        raise UsageError(f"instance_types={instance_types!r} is not valid",
-                         suggestion='give a type or a list, e.g. ["g4dn.xlarge", "g5.xlarge"]')
-    names = list(dict.fromkeys(names))
-    if not names:
-        raise UsageError("instance_types is empty",
-                         suggestion='give at least one, e.g. ["g4dn.xlarge"]')
+    names = _listed("instance_types", instance_types,
+                    'a type or a list, e.g. ["g4dn.xlarge", "g5.xlarge"]')
     known = known_types()
     for name in names:
         if isinstance(name, str) and name in known:
@@ -82,13 +87,7 @@ def check_regions(kit: Kit, regions: object) -> list[str] | str:
     the sandbox; every region ``describe_regions`` lists on AWS)."""
     if regions == "all":
         return list(kit.backend.endpoints) if kit.backend.kind == "sandbox" else "all"
-    names = [regions] if isinstance(regions, str) else regions
-    if not isinstance(names, Iterable) or isinstance(names, dict):
-        raise UsageError(f"regions={regions!r} is not valid",
-                         suggestion='give a region, a list of regions, or "all"')
-    names = list(dict.fromkeys(names))
-    if not names:
-        raise UsageError("regions is empty", suggestion='give at least one region, or "all"')
+    names = _listed("regions", regions, 'a region, a list of regions, or "all"')
     for name in names:
         kit.pool.check_region(name)
     return names
