@@ -207,7 +207,7 @@ def test_load_round_trip_and_bad_files(filled: Report, tmp_path: Path) -> None:
     assert [s.key for s in again.sections] == SECTIONS
     assert again.headline == pytest.approx(json.loads(path.read_text())["headline"])
     assert "ec2.describe_regions" in again.to_html()
-    with pytest.raises(UsageError, match="only .json"):
+    with pytest.raises(UsageError, match=r"only \.json"):
         Report.load(tmp_path / "r.html")
     with pytest.raises(UsageError, match="no report at"):
         Report.load(tmp_path / "missing.json")
@@ -344,3 +344,26 @@ def test_report_renders_offline_in_chromium(filled: Report, tmp_path: Path) -> N
     assert len(colours) > 50, "screenshot has too few colours to hold text and charts"
     blue = (flat[:, 2] > 0.6) & (flat[:, 0] < 0.3)  # the region bars (#1f77b4)
     assert blue.sum() > 1000, "the per-region chart did not render"
+
+
+def test_sampler_rate_suits_the_run_and_a_short_run_has_a_chart() -> None:
+    import threading
+
+    from geuse_nb.observe.resources import ResourceSampler
+
+    r = Recorder(resolve_settings())
+    s = ResourceSampler(r, 5.0)
+    assert [s.next_wait(t) for t in (0.0, 4.0, 40.0, 1000.0)] == [0.1, 0.1, 1.0, 5.0]
+    s.start()
+    try:
+        seen = threading.Event()
+        for _ in range(400):  # the sampler's own pace, polled (a 5 s fixed rate gave 1)
+            if len(r.rows("resources")) >= 5:
+                seen.set()
+                break
+            seen.wait(0.025)
+    finally:
+        s.close()
+    assert seen.is_set(), "a short run got fewer than 5 samples"
+    sec = build(r).section("resources")
+    assert '<img class="chart"' in sec.html and "the sampler starts fast" in sec.html
