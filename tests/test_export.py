@@ -209,6 +209,7 @@ def test_staticize_keeps_fallbacks_and_drops_widget_state() -> None:
     assert out.cells[3].outputs[0]["data"]["image/png"] == PNG
 
 
+@pytest.mark.filterwarnings("ignore:Your element with mimetype:UserWarning")  # plain nbconvert
 def test_export_has_no_outside_references_where_plain_nbconvert_has() -> None:
     from nbconvert import HTMLExporter
 
