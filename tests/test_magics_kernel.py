@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import netguard
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
-
-import netguard
 
 CELLS = [
     "%load_ext geuse_nb\n%config GeuseMagics.kit_name = 'kernel-kit'",
