@@ -312,3 +312,43 @@ def test_tolerance_exceeded_in_a_wave_starts_no_later_wave(kit: Any, box: Any,
     assert "wave 1" in (result.stopped or "")
     assert result["us-west-2"].note.startswith("not started")
     assert box.requests() and _status(kit, REGIONS[2], name) is None
+
+
+def test_a_rolled_back_stack_is_replaced(kit: Any, box: Any, name: str) -> None:
+    box.set_stacks(REGIONS[0], fail=True)
+    kit.call("cloudformation", "create_stack", REGIONS[0], StackName=name,
+             TemplateBody=rollout.template_path().read_text())
+    assert _status(kit, REGIONS[0], name) == "ROLLBACK_COMPLETE"
+    box.set_stacks()
+    plan = rollout.plan(REGIONS[:1])
+    dry = rollout.run(kit, plan, rollout.template_path(), stack_name=name)
+    assert dry.outcomes[0].status == RegionState.WOULD_REPLACE
+    result = rollout.run(kit, plan, rollout.template_path(), stack_name=name, apply=True)
+    out = result.outcomes[0]
+    assert out.status == RegionState.DONE and out.action == rollout.Action.REPLACE
+    assert out.created and _status(kit, REGIONS[0], name) == "CREATE_COMPLETE"
+
+
+def test_a_stack_unhealthy_after_the_bake_time_stops_the_next_wave(kit: Any, box: Any,
+                                                                    name: str) -> None:
+    stop = threading.Event()
+
+    def break_first_wave() -> None:  # someone deletes the new stack while it bakes
+        while not stop.wait(0.05):
+            if _status(kit, REGIONS[0], name) == "CREATE_COMPLETE":
+                # the run saw it complete within ~0.1 s (its first poll) and now bakes 3 s
+                if not stop.wait(0.8):
+                    kit.call("cloudformation", "delete_stack", REGIONS[0], StackName=name)
+                return
+
+    breaker = threading.Thread(target=break_first_wave, name="test-breaker")
+    breaker.start()
+    try:
+        plan = rollout.plan(REGIONS[:2], waves=2)
+        result = rollout.run(kit, plan, rollout.template_path(), stack_name=name, apply=True,
+                             bake_seconds=3.0)
+    finally:
+        stop.set()
+        breaker.join()
+    assert "bake check after wave 1" in (result.stopped or "")
+    assert [o.status for o in result.outcomes] == [RegionState.DONE, RegionState.SKIPPED]
