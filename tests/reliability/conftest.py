@@ -12,33 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-_LOCK = threading.Lock()
-FIGURES: dict[str, float] = {}
-_MAX = {"max_recovery_seconds", "max_interrupt_return_seconds"}
-ORDER = ("faults_injected", "calls_made", "results_lost", "duplicated_requests",
-         "max_recovery_seconds", "max_interrupt_return_seconds", "files_scanned_for_canary",
-         "canary_hits", "bad_input_cases")
-
-
-def add_figure(name: str, value: float) -> None:
-    """Sum ``value`` into figure ``name`` (or keep the max, for times)."""
-    with _LOCK:
-        if name in _MAX:
-            FIGURES[name] = max(FIGURES.get(name, 0.0), float(value))
-        else:
-            FIGURES[name] = FIGURES.get(name, 0) + value
-
-
-def faults_injected(box: Any) -> int:
-    """Throttled + failed answers the sandbox gave since its last counter reset."""
-    rows = box.counters()["requests"]
-    return sum(int(r["throttled"]) + int(r["errors"]) for r in rows)
+from reliability_figures import FIGURES, ORDER
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

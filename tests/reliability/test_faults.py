@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from reliability_figures import add_figure, faults_injected
 
-from conftest import add_figure, faults_injected
 from geuse_nb.ops import rollout, spot
 
 REGIONS = ["us-east-1", "eu-west-1", "us-west-2", "ap-southeast-1", "eu-central-1",

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from reliability_figures import add_figure
 
-from conftest import add_figure
-from geuse_nb.errors import AwsCallError
 from geuse_nb.cache.flight import SingleFlight
+from geuse_nb.errors import AwsCallError
 
 THREADS = 16
 REGION = "eu-west-1"

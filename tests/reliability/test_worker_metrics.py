@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from conftest import add_figure
+from reliability_figures import add_figure
 
 
 class ZonesTask:
