@@ -154,3 +154,23 @@ def test_kit_stops_its_sampler(sandbox: object) -> None:
         assert sampler.running
     assert not sampler.running
     assert len(kit.metrics.rows("resources")) >= 2
+
+
+def test_jobs_frame_keeps_fields_beyond_the_documented_columns(rec: Recorder) -> None:
+    rec.add("jobs", {"map": "rollout", "key": "eu-west-1", "status": "done", "wave": 2,
+                     "stack_id": "arn:aws:cloudformation:eu-west-1:1:stack/s/1",
+                     "outputs": {"VpcId": "vpc-1"}})
+    rec.add("jobs", {"map": "pmap", "key": 0, "status": "failed"})
+    frame = rec.frame("jobs")
+    documented = ["map", "key", "status", "attempts", "started", "ended", "seconds", "error",
+                  "suggestion"]
+    assert list(frame.columns) == [*documented, "wave", "stack_id", "outputs"]
+    assert frame.loc[0, "outputs"] == {"VpcId": "vpc-1"} and frame.loc[0, "wave"] == 2
+    assert frame["wave"].isna().tolist() == [False, True]
+
+
+def test_merged_worker_rows_keep_their_extra_fields(rec: Recorder) -> None:
+    merged = rec.merge([("jobs", {"map": "m", "key": "k", "status": "done", "wave": 1})])
+    assert merged == 1
+    row = rec.rows("jobs")[-1]
+    assert row["wave"] == 1 and "suggestion" in row and row["suggestion"] is None

@@ -158,7 +158,7 @@ class Recorder:
             if table == "counters":
                 self.count(str(row["name"]), float(row.get("delta", row["value"])))
             elif table in TABLES:
-                self.add(table, {k: row.get(k) for k in TABLES[table]})
+                self.add(table, {**dict.fromkeys(TABLES[table]), **row})
             else:
                 continue
             merged += 1
@@ -219,11 +219,16 @@ class Recorder:
             return self._totals.get(name, 0)
 
     def frame(self, table: str) -> pd.DataFrame:
-        """``table`` as a DataFrame with its documented columns (empty when nothing recorded)."""
+        """``table`` as a DataFrame: its documented columns first (present even when nothing
+        was recorded), then any further fields its rows carry, in the order first seen (a
+        rollout's jobs keep ``wave``, ``stack_id`` and ``outputs``)."""
         import pandas as pd
 
         rows = self.rows(table)
-        df = pd.DataFrame.from_records(rows, columns=list(TABLES[table]))
+        columns = dict.fromkeys(TABLES[table])
+        for row in rows:
+            columns.update(dict.fromkeys(row))
+        df = pd.DataFrame.from_records(rows, columns=list(columns))
         if "time" in df.columns and len(df):
             df["time"] = pd.to_datetime(df["time"], unit="s", utc=True)
         return df
