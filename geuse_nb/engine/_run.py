@@ -176,35 +176,45 @@ class Run:
 
     # ------------------------------------------------ the wait loop
     def collect(self) -> None:
-        """Read events until every job is resolved (or cancelled, or the driver died)."""
+        """Read events until every job is resolved (or cancelled, or the driver died).
+
+        Ctrl-C may land anywhere in this loop, not only in the wait (a SIGINT is raised
+        at the next bytecode): wherever it lands, the run is cancelled and the loop goes
+        on to resolve every job, so no job is left unresolved and no worker unjoined."""
         while self.unresolved:
-            if self.cancel.is_set():
-                self._drain()
-                self._give_up(JobStatus.CANCELLED, "cancelled before it finished")
-                break
-            if self.driver_done and self.events.empty():
-                why = self.crash or GeuseError("the parallel backend stopped early")
-                self._give_up(JobStatus.FAILED, None, error=why)
-                break
             try:
-                event: Event | None = self.events.get(timeout=self._next_deadline())
-            except queue.Empty:
-                event = None
-                if self.dirty:
-                    self.draw(force=True)
+                if not self._step():
+                    break
             except KeyboardInterrupt:
                 self.interrupted = True
                 self.cancel.set()
-                continue
-            if event is not None:
-                self.handle(event)
-                self.draw()
-            if self.timeout is not None and self.running:
-                self._expire()
-            if len(self.zombies) >= self.workers and self.unresolved and not (
-                    self.running or self.retrying):
-                self._give_up(JobStatus.CANCELLED, f"not started: all {self.workers} workers "
-                              "are held by jobs that timed out")
+
+    def _step(self) -> bool:
+        """One turn of the wait loop; False when the run is over."""
+        if self.cancel.is_set():
+            self._drain()
+            self._give_up(JobStatus.CANCELLED, "cancelled before it finished")
+            return False
+        if self.driver_done and self.events.empty():
+            why = self.crash or GeuseError("the parallel backend stopped early")
+            self._give_up(JobStatus.FAILED, None, error=why)
+            return False
+        try:
+            event: Event | None = self.events.get(timeout=self._next_deadline())
+        except queue.Empty:
+            event = None
+            if self.dirty:
+                self.draw(force=True)
+        if event is not None:
+            self.handle(event)
+            self.draw()
+        if self.timeout is not None and self.running:
+            self._expire()
+        if len(self.zombies) >= self.workers and self.unresolved and not (
+                self.running or self.retrying):
+            self._give_up(JobStatus.CANCELLED, f"not started: all {self.workers} workers "
+                          "are held by jobs that timed out")
+        return True
 
     def _drain(self) -> None:
         while True:
