@@ -207,9 +207,10 @@ class Kit:
         return memoize(self.cache, fn, ttl=ttl, kind=kind, ignore=ignore,
                        scope=self.pool.scope)
 
-    def report(self, title: str | None = None) -> Report:
+    def report(self, title: str | None = None, *, redact: bool = False) -> Report:
         """A performance report of everything recorded so far (displays inline); add a
-        runbook's own results with ``.add_section(title, frame_or_figure_or_text)``."""
+        runbook's own results with ``.add_section(title, frame_or_figure_or_text)``.
+        ``redact=True`` masks account ids, ARNs and access key ids in every output."""
         from .aws.errors import suggest_for_code
         from .observe.report import Report
 
@@ -220,6 +221,7 @@ class Kit:
             pool_stats=self.pool.stats(),
             settings=self.settings,
             suggest=suggest_for_code,
+            redact=redact,
         )
 
     def export_cloudwatch(self, namespace: str | None = None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 function and one line.
 
     geuse-nb run NOTEBOOK [-p NAME VALUE]... [-f params.yaml] [--out DIR] [--html] [--no-input]
-    geuse-nb report NOTEBOOK [--out PATH] [--no-input]
+    geuse-nb report NOTEBOOK [--out PATH] [--no-input] [--redact]
     geuse-nb report --compare A.json B.json [--out PATH.html|.md|.json]
     geuse-nb cache stats | clear [memory|disk|all]
     geuse-nb demo [--out DIR]
@@ -149,7 +149,7 @@ def _report(args: argparse.Namespace) -> int:
                          suggestion="e.g. geuse-nb report reports/01_spot_selection.ipynb")
     from .export import export
 
-    print(f"html: {export(args.notebook, args.out, no_input=args.no_input)}")
+    print(f"html: {export(args.notebook, args.out, no_input=args.no_input, redact=args.redact)}")
     return 0
 
 
@@ -159,6 +159,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     first, second = (Report.load(p) for p in args.compare)
     both = first.compare(second)
+    both.redact = both.redact or args.redact
     print(both.to_markdown(), end="")
     if args.out is not None:
         print(f"saved: {both.save(args.out)}")
@@ -239,6 +240,8 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--out", type=Path, help="file or folder (default: next to NOTEBOOK; "
                         "with --compare, a .html/.md/.json file)")
     report.add_argument("--no-input", action="store_true", help="without the code cells")
+    report.add_argument("--redact", action="store_true",
+                        help="mask account ids, ARNs and access key ids before sharing")
     report.set_defaults(func=_report)
 
 

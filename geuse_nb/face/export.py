@@ -96,8 +96,9 @@ def to_html(nb: Any, *, no_input: bool = False, resources_dir: Path | None = Non
 
 
 def export(notebook: str | Path, out: str | Path | None = None, *,
-           no_input: bool = False) -> Path:
-    """Write ``notebook`` (.ipynb) as offline HTML next to it, or to ``out``; returns the path."""
+           no_input: bool = False, redact: bool = False) -> Path:
+    """Write ``notebook`` (.ipynb) as offline HTML next to it, or to ``out``; returns the path.
+    ``redact=True`` masks account ids, ARNs and access key ids (``observe.redact``)."""
     import nbformat
 
     from ..errors import UsageError
@@ -111,8 +112,12 @@ def export(notebook: str | Path, out: str | Path | None = None, *,
     if target.suffix != ".html":  # a folder, existing or not
         target = target / src.with_suffix(".html").name
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(to_html(nb, no_input=no_input, resources_dir=src.parent),
-                      encoding="utf-8")
+    html = to_html(nb, no_input=no_input, resources_dir=src.parent)
+    if redact:
+        from ..observe.redact import redact as mask
+
+        html = mask(html)
+    target.write_text(html, encoding="utf-8")
     return target
 
 

@@ -82,17 +82,27 @@ class Report:
     """A built report: shows inline in Jupyter; ``save()`` writes .html, .md or .json."""
 
     def __init__(self, title: str, sections: list[Section], created: str,
-                 headline: dict[str, Any] | None = None) -> None:
+                 headline: dict[str, Any] | None = None, *, redact: bool = False) -> None:
         self.title = title
         self.sections = sections
         self.created = created
         self.headline: dict[str, Any] = dict(headline or {})
+        self.redact = bool(redact)  # mask account ids, ARNs, access key ids (observe.redact)
+
+    def _out(self, text: str) -> str:
+        """Every output goes through here: masked when ``redact`` is set."""
+        if not self.redact:
+            return text
+        from ..redact import redact
+
+        return redact(text)
 
     @classmethod
     def build(cls, *, title: str, recorder: Recorder, cache_stats: Any = None,
               pool_stats: Any = None, settings: Settings | None = None,
-              suggest: Suggest | None = None) -> Report:
+              suggest: Suggest | None = None, redact: bool = False) -> Report:
         """Compute every section from ``recorder`` and the cache/pool stats frames.
+        ``redact=True``: every output masks account ids, ARNs and access key ids.
         ``suggest(code, service, operation, region) -> str`` fills the errors table's
         suggestions for API errors (jobs carry their own, from the engine)."""
         from ..analysis import latency_histogram
@@ -119,7 +129,7 @@ class Report:
             settings_section(settings),
         ]
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        return cls(title, sections, created, head)
+        return cls(title, sections, created, head, redact=redact)
 
     # ------------------------------------------------------------ sections
     def add_section(self, title: str, content: Any, *, note: str = "") -> Report:
@@ -153,7 +163,7 @@ class Report:
         a, b = self.to_dict(), other.to_dict()
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         return Report(title or f"{self.title} vs {other.title}", compare_sections(a, b),
-                      created)
+                      created, redact=self.redact or other.redact)
 
     @classmethod
     def load(cls, path: str | Path) -> Report:
@@ -179,19 +189,22 @@ class Report:
 
     # ------------------------------------------------------------ output
     def _repr_html_(self) -> str:
-        return _render.fragment(self.title, self.created, self.sections)
+        return self._out(_render.fragment(self.title, self.created, self.sections))
 
     def to_html(self) -> str:
         """The whole self-contained HTML document."""
-        return _render.document(self.title, self.created, self.sections)
+        return self._out(_render.document(self.title, self.created, self.sections))
 
     def to_markdown(self) -> str:
         """The report as Markdown (tables; a runbook's figures as data-URI images)."""
-        return _render.markdown(self.title, self.created, self.sections)
+        return self._out(_render.markdown(self.title, self.created, self.sections))
 
     def to_dict(self) -> dict[str, Any]:
         """The report's data (no performance charts), JSON-ready."""
-        return _render.as_dict(self.title, self.created, self.sections, self.headline)
+        data = _render.as_dict(self.title, self.created, self.sections, self.headline)
+        if self.redact:
+            data = json.loads(self._out(_render.as_json(data)))
+        return data
 
     def save(self, path: str | Path) -> Path:
         """Write ``.html``, ``.md`` or ``.json`` (chosen by the suffix); returns the path."""
@@ -202,7 +215,7 @@ class Report:
         elif suffix in (".md", ".markdown"):
             text = self.to_markdown()
         elif suffix == ".json":
-            text = _render.as_json(self.to_dict())
+            text = self._out(_render.as_json(self.to_dict()))
         else:
             raise UsageError(f"cannot save a report as {path.name!r}: unknown suffix "
                              f"{path.suffix or '(none)'!r}",
