@@ -1,9 +1,12 @@
 """Fan AWS reads out over operations × regions (× parameter sets) in parallel → one DataFrame.
 
 Every (operation, region, parameter set) triple is one ``pmap`` job calling
-``calls.records``; their frames are stacked with a ``region`` column (an ``operation``
-column when a list of operations is given, and one column per varied parameter). Triples
-that failed are listed in ``frame.attrs["failed"]`` and logged, never dropped silently.
+``calls.records``; all of them are validated (service, operation, region, parameter
+names) before the first is sent, so a typo is one ``UsageError``, not a failed job per
+region after the others were called. Their frames are stacked with a ``region`` column
+(an ``operation`` column when a list of operations is given, and one column per varied
+parameter). Triples that failed are listed in ``frame.attrs["failed"]`` and logged, never
+dropped silently.
 
 Why one call for several operations: four ``fanout`` calls one after another each wait
 for their slowest region and their CPU tail before the next starts; measured at RTT 60 ms,
@@ -187,6 +190,12 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[s
                 label = region if not many else f"{op}@{region}"
                 label = label if len(sets) == 1 else f"{label}#{i}"
                 jobs[label] = (op, region, {**params, **extra})
+    checked: set[tuple[str, str, frozenset[str]]] = set()
+    for op, region, call_params in jobs.values():  # bad input fails here: nothing is sent
+        names_given = frozenset(k for k in call_params if k not in CALL_OPTIONS)
+        if (op, region, names_given) not in checked:
+            calls.resolve(service, op, region, dict.fromkeys(names_given))
+            checked.add((op, region, names_given))
     recorder = getattr(calls, "recorder", None)
     history = recorder.rows("api_calls") if recorder is not None else []
     latency = expected_latencies(history, service, {(op, r) for op, r, _ in jobs.values()})

@@ -67,6 +67,9 @@ def warm(calls: Iterable[Any], *, call_path: CallPath, engine: _Mapper,
     Failures are rows with ``ok=False`` and the error, never an exception."""
     import pandas as pd
 
+    if isinstance(calls, str | bytes | Mapping) or not isinstance(calls, Iterable):
+        raise UsageError(f"warm() takes a list of calls, not a {type(calls).__name__} "
+                         f"({calls!r:.60})", suggestion="pass a list of calls: " + _HINT)
     specs = [call_spec(item, i) for i, item in enumerate(calls)]
     scope = call_path.pool.scope()
     before: list[bool | None] = [
