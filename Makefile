@@ -43,8 +43,8 @@ demo: venv
 	@$(VENV)/bin/geuse-nb demo
 
 bench: venv
-	@echo "==> benchmarks (ratios measured side by side)"
-	@$(PY) -m bench
+	@echo "==> benchmarks (ratios measured side by side; the older scripts: python -m bench)"
+	@$(VENV)/bin/geuse-nb bench --json reports/bench.json --html reports/bench.html
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

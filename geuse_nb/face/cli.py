@@ -10,6 +10,7 @@ function and one line.
     geuse-nb sandbox start [--seed N] [--home-region R] [--regions a,b] [--rtt S]
     geuse-nb sandbox status [--url URL] [-v]
     geuse-nb sandbox stop [--url URL]
+    geuse-nb bench [SCENARIO...] [--quick] [--rtt S] [--json PATH] [--html PATH]
     geuse-nb --version
 
 ``run`` executes a notebook with papermill (parameters injected after the cell tagged
@@ -280,9 +281,21 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
     demo.set_defaults(func=_demo)
 
 
-# One entry per command, in --help order. `bench` (issue K) adds `_add_bench` here.
+def _add_bench(commands: argparse._SubParsersAction) -> None:
+    from .bench import command
+
+    bench = commands.add_parser(
+        "bench", help="benchmarks side by side: the kit vs what users write, the bash "
+                      "suite and the physical limit (`make bench`)",
+        description="Run benchmark scenarios on a sandbox, contenders alternated; print "
+                    "medians, min-max and ratios against the targets.")
+    command.add_arguments(bench)
+    bench.set_defaults(func=command.main)
+
+
+# One entry per command, in --help order.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_run, _add_report, _add_cache, _add_demo, _add_sandbox,
+    _add_run, _add_report, _add_cache, _add_demo, _add_sandbox, _add_bench,
 ]
 
 

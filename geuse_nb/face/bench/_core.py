@@ -1,0 +1,217 @@
+"""The suite's vocabulary: a scenario (ABC + registry), its contenders timed alternately,
+their measures, the ratios judged against targets, and the shared context (one sandbox,
+one temporary cache folder, kits closed at the end).
+
+Alternation (A B A B …, one timed run of each per round) is the one rule of every
+scenario: this 2-core VM's speed drifts by up to 2× between seconds (other work, CPU
+steal), so contenders timed in separate blocks would compare two machines. Each contender
+reports the median of its rounds with min–max, never a mean.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ...errors import UsageError, did_you_mean
+
+if TYPE_CHECKING:
+    from ...kit import Kit
+    from ...sandbox import Sandbox
+
+
+@dataclasses.dataclass
+class Measure:
+    """One contender's samples: wall seconds per round (and client CPU seconds per round,
+    where measured). ``reference`` rows are claimed or earlier-measured figures, not run."""
+
+    contender: str
+    seconds: list[float]
+    cpu: list[float] = dataclasses.field(default_factory=list)
+    note: str = ""
+    reference: bool = False
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else math.nan
+
+    @property
+    def low(self) -> float:
+        return min(self.seconds) if self.seconds else math.nan
+
+    @property
+    def high(self) -> float:
+        return max(self.seconds) if self.seconds else math.nan
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu) if self.cpu else math.nan
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"contender": self.contender, "median_s": self.median, "min_s": self.low,
+                "max_s": self.high, "rounds": len(self.seconds), "cpu_median_s":
+                self.cpu_median, "seconds": self.seconds, "cpu": self.cpu, "note": self.note,
+                "reference": self.reference}
+
+
+@dataclasses.dataclass
+class Ratio:
+    """A figure judged against the issue's target: ``op`` is ``">="`` or ``"<="`` (None
+    when the figure is informative only); ``met`` is None without a target."""
+
+    name: str
+    value: float
+    op: str | None = None
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        if self.op is None or self.target is None:
+            return None
+        if not math.isfinite(self.value):
+            return False
+        return self.value >= self.target if self.op == ">=" else self.value <= self.target
+
+    @property
+    def target_text(self) -> str:
+        return "" if self.op is None else f"{'≥' if self.op == '>=' else '≤'} {self.target:g}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "target": self.target_text,
+                "met": self.met, "note": self.note}
+
+
+@dataclasses.dataclass
+class ScenarioResult:
+    """What one scenario measured: its measures, ratios, extra figures and plot data."""
+
+    key: str
+    title: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    measures: list[Measure] = dataclasses.field(default_factory=list)
+    ratios: list[Ratio] = dataclasses.field(default_factory=list)
+    figures: dict[str, float] = dataclasses.field(default_factory=dict)
+    plot: dict[str, Any] | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+    def measure(self, contender: str) -> Measure:
+        for m in self.measures:
+            if m.contender == contender:
+                return m
+        raise KeyError(contender)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "params": self.params,
+                "measures": [m.as_dict() for m in self.measures],
+                "ratios": [r.as_dict() for r in self.ratios], "figures": self.figures,
+                "plot": self.plot, "seconds": self.seconds, "error": self.error}
+
+
+def alternate(contenders: Mapping[str, Callable[[], Any]], rounds: int, *,
+              before: Mapping[str, Callable[[], Any]] | None = None,
+              rounds_of: Mapping[str, int] | None = None,
+              notes: Mapping[str, str] | None = None) -> list[Measure]:
+    """Time each contender once per round, in turn (A B A B …): wall (``perf_counter``) and
+    this process's CPU (``process_time``). ``before[name]`` runs untimed ahead of each of
+    its runs; ``rounds_of[name]`` caps a slow contender's rounds (it runs in the first ones)."""
+    before = before or {}
+    rounds_of = rounds_of or {}
+    out = {name: Measure(name, [], [], (notes or {}).get(name, "")) for name in contenders}
+    perf, cpu = time.perf_counter, time.process_time
+    for i in range(rounds):
+        for name, fn in contenders.items():
+            if i >= rounds_of.get(name, rounds):
+                continue
+            if name in before:
+                before[name]()
+            start, start_cpu = perf(), cpu()
+            fn()
+            out[name].cpu.append(cpu() - start_cpu)
+            out[name].seconds.append(perf() - start)
+    return list(out.values())
+
+
+def batched(fn: Callable[[], Any], n: int) -> Callable[[], None]:
+    """``fn`` run ``n`` times: one timed sample of a batch (per-call = sample / n)."""
+    def run() -> None:
+        for _ in range(n):
+            fn()
+    return run
+
+
+class Context:
+    """What every scenario shares: the sandbox, the suite's parameters, a temporary cache
+    folder, and the kits it built (closed by ``close``)."""
+
+    def __init__(self, box: Sandbox, *, quick: bool, rtt: float, workers: int,
+                 rounds: int, tmp: Path, scale: Sequence[int] | None = None) -> None:
+        self.box = box
+        self.scale = list(scale) if scale else None
+        self.quick = quick
+        self.rtt = rtt
+        self.workers = workers
+        self.rounds = rounds
+        self.tmp = tmp
+        self._kits: list[Kit] = []
+
+    def kit(self, name: str, **overrides: Any) -> Kit:
+        """A fresh kit on the suite's sandbox, with its own empty cache folder (so a kit's
+        latency history and cache start empty: ``cold`` means cold)."""
+        from ...kit import Kit
+
+        overrides.setdefault("progress_quiet", True)
+        kit = Kit(f"bench-{name}", backend="sandbox", sandbox=self.box,
+                  cache_dir=self.tmp / f"{name}-{uuid.uuid4().hex[:6]}", **overrides)
+        self._kits.append(kit)
+        return kit
+
+    def uniform(self, rtt: float | None = None) -> None:
+        """Every region at the same RTT (the suite's ``--rtt`` unless given)."""
+        self.box.set_network(rtt=self.rtt if rtt is None else rtt)
+
+    def close(self) -> None:
+        for kit in self._kits:
+            kit.close()
+        self._kits.clear()
+
+
+class Scenario(ABC):
+    """One group of side-by-side measurements; subclasses register with ``@register``."""
+
+    key: ClassVar[str]
+    number: ClassVar[str]  # the issue's numbering: "1", "1b", …
+    title: ClassVar[str]
+
+    @abstractmethod
+    def run(self, ctx: Context) -> ScenarioResult:
+        """Measure, alternating contenders; return the result (the runner times it)."""
+
+    def result(self, **kwargs: Any) -> ScenarioResult:
+        return ScenarioResult(self.key, f"{self.number} · {self.title}", **kwargs)
+
+
+REGISTRY: dict[str, type[Scenario]] = {}
+
+
+def register(cls: type[Scenario]) -> type[Scenario]:
+    """Class decorator: add a scenario under its ``key`` (in definition order)."""
+    REGISTRY[cls.key] = cls
+    return cls
+
+
+def check_names(names: list[str] | tuple[str, ...], known: list[str]) -> list[str]:
+    """The scenario names asked for, checked (all when empty)."""
+    for name in names:
+        if name not in known:
+            raise UsageError(f"no benchmark scenario {name!r}{did_you_mean(name, known)}",
+                             suggestion="choose from " + ", ".join(known))
+    return list(dict.fromkeys(names)) or list(known)

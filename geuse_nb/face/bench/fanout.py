@@ -1,0 +1,301 @@
+"""Fan-out scenarios: 1 (vs what users write), 1b (distance-based RTT), 2 (the physical
+limit) and 8 (scale).
+
+The contenders, all at the same number of workers where they have workers:
+
+- *naive*: a new ``boto3.client`` per call, serial: what a notebook often holds;
+- *serial*: one client per region, reused, serial;
+- *expert*: a reused ``ThreadPoolExecutor`` over shared clients, jobs in the order
+  written (operation by operation, region by region: FIFO);
+- *kit cold*: ``kit.fanout("ec2", [op, …], regions)`` with the cache emptied before each
+  run (clients and connections pooled, as the expert's are); *kit warm*: the same call
+  answered from the cache.
+
+Before timing, the pooled contenders run until the sandbox's connection counter stops
+growing for two rounds: one new connection costs a 2 × RTT handshake in the sandbox's
+network model, and keep-alive connections are what a notebook has after its first cell.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from ...errors import UsageError
+from ._core import Context, Measure, Ratio, Scenario, ScenarioResult, alternate, register
+
+if TYPE_CHECKING:
+    from ...kit import Kit
+
+OPERATIONS = ("describe_availability_zones", "describe_vpcs", "describe_subnets",
+              "describe_security_groups")
+MORE_OPERATIONS = (  # scenario 8's 256 calls: 16 operations × 16 regions
+    *OPERATIONS, "describe_instances", "describe_key_pairs", "describe_volumes",
+    "describe_addresses", "describe_internet_gateways", "describe_route_tables",
+    "describe_network_acls",
+    "describe_network_interfaces", "describe_nat_gateways", "describe_dhcp_options",
+    "describe_placement_groups", "describe_customer_gateways")
+
+
+def shape(ctx: Context) -> tuple[list[str], list[str]]:
+    """(operations, regions): 4 × 16 in a full run, 2 × 4 with ``--quick``."""
+    regions = list(ctx.box.regions[:4 if ctx.quick else 16])
+    return list(OPERATIONS[:2 if ctx.quick else 4]), regions
+
+
+class Hand:
+    """What users write instead of the kit: clients from one ``boto3.Session``, one per
+    region, and a reused ``ThreadPoolExecutor`` of ``workers`` threads."""
+
+    def __init__(self, kit: Kit, regions: Sequence[str], workers: int) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.box = kit.sandbox
+        assert self.box is not None
+        self.kwargs = kit.backend.session_kwargs()
+        session = boto3.Session(**self.kwargs)
+        config = Config(max_pool_connections=max(10, workers))
+        self.clients = {r: session.client("ec2", region_name=r, config=config,
+                                          endpoint_url=self.box.endpoint_url(r))
+                        for r in regions}
+        self.pool = ThreadPoolExecutor(workers)
+
+    def one(self, job: tuple[str, str]) -> Any:
+        operation, region = job
+        return getattr(self.clients[region], operation)()
+
+    def expert(self, jobs: Sequence[tuple[str, str]]) -> list[Any]:
+        return list(self.pool.map(self.one, jobs))
+
+    def serial(self, jobs: Sequence[tuple[str, str]]) -> list[Any]:
+        return [self.one(job) for job in jobs]
+
+    def naive(self, jobs: Sequence[tuple[str, str]]) -> list[Any]:
+        import boto3
+
+        assert self.box is not None
+        out = []
+        for operation, region in jobs:
+            client = boto3.client("ec2", region_name=region,
+                                  endpoint_url=self.box.endpoint_url(region),
+                                  aws_access_key_id=self.kwargs["aws_access_key_id"],
+                                  aws_secret_access_key=self.kwargs["aws_secret_access_key"])
+            out.append(getattr(client, operation)())
+            client.close()
+        return out
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        for client in self.clients.values():
+            client.close()
+
+
+def jobs_of(operations: Sequence[str], regions: Sequence[str]) -> list[tuple[str, str]]:
+    """The calls in the order a user writes them: operation by operation, region by region."""
+    return [(op, region) for op in operations for region in regions]
+
+
+def settle(ctx: Context, runs: Sequence[Callable[[], Any]]) -> int:
+    """Run ``runs`` until two rounds open no new connection (at most 2 with --quick, 8)."""
+    rounds = quiet = 0
+    while rounds < (2 if ctx.quick else 8) and quiet < 2:
+        rounds += 1
+        before = ctx.box.connections()
+        for run in runs:
+            run()
+        quiet = quiet + 1 if ctx.box.connections() == before else 0
+    return rounds
+
+
+def cleared(kit: Kit, run: Callable[[], None]) -> None:
+    """``run`` after emptying the kit's cache (a cold fan-out, untimed clear)."""
+    kit.cache.clear()
+    run()
+
+
+def kit_fanout(kit: Kit, operations: Sequence[str], regions: Sequence[str], workers: int,
+               **params: Any) -> Callable[[], None]:
+    def run() -> None:
+        frame = kit.fanout("ec2", list(operations), list(regions), n_jobs=workers, **params)
+        assert not frame.attrs["failed"], frame.attrs["failed"]
+    return run
+
+
+@register
+class Fanout(Scenario):
+    key, number, title = "fanout", "1", "Fan-out: 4 describe operations × 16 regions"
+
+    def run(self, ctx: Context) -> ScenarioResult:
+        ctx.uniform()
+        operations, regions = shape(ctx)
+        jobs = jobs_of(operations, regions)
+        kit = ctx.kit("fanout")
+        hand = Hand(kit, regions, ctx.workers)
+        try:
+            cold = kit_fanout(kit, operations, regions, ctx.workers)
+            warmed = settle(ctx, [lambda: hand.expert(jobs), lambda: hand.serial(jobs[:len(
+                regions)]), lambda: cleared(kit, cold)])
+            measures = alternate(
+                {"naive": lambda: hand.naive(jobs), "serial": lambda: hand.serial(jobs),
+                 "expert": lambda: hand.expert(jobs), "kit cold": cold, "kit warm": cold},
+                ctx.rounds, before={"kit cold": lambda: kit.cache.clear()},
+                rounds_of={"naive": 1 if ctx.quick else 3, "serial": 1 if ctx.quick else 3},
+                notes={"naive": "new boto3.client per call, serial",
+                       "serial": "one client per region, serial",
+                       "expert": f"reused ThreadPoolExecutor({ctx.workers}), shared clients",
+                       "kit cold": "kit.fanout(ec2, [ops], regions), cache emptied",
+                       "kit warm": "the same call, answered from the cache"})
+        finally:
+            hand.close()
+        m = {x.contender: x.median for x in measures}
+        return self.result(
+            params={"operations": operations, "regions": len(regions), "calls": len(jobs),
+                    "workers": ctx.workers, "rtt_s": ctx.rtt, "warm_up_rounds": warmed},
+            measures=measures,
+            ratios=[Ratio("naive / kit cold", m["naive"] / m["kit cold"], ">=", 10),
+                    Ratio("kit cold / expert", m["kit cold"] / m["expert"], "<=", 1.10,
+                          "equal workers, uniform RTT"),
+                    Ratio("naive / kit warm", m["naive"] / m["kit warm"], ">=", 100),
+                    Ratio("serial / kit cold", m["serial"] / m["kit cold"]),
+                    Ratio("expert / kit warm", m["expert"] / m["kit warm"])])
+
+
+@register
+class FanoutFar(Scenario):
+    key, number, title = "fanout_far", "1b", "Beyond the expert: distance-based RTT"
+
+    def run(self, ctx: Context) -> ScenarioResult:
+        from ...sandbox.regions import resolve_rtts
+
+        operations, regions = shape(ctx)
+        rtts = resolve_rtts(ctx.box.regions, ctx.box.home_region, None)
+        ctx.box.set_network(rtt=rtts)
+        jobs = jobs_of(operations, regions)
+        kit = ctx.kit("fanout-far")  # a fresh kit: its latency history is this network's
+        hand = Hand(kit, regions, ctx.workers)
+        try:
+            cold = kit_fanout(kit, operations, regions, ctx.workers)
+            warmed = settle(ctx, [lambda: hand.expert(jobs),
+                                  lambda: cleared(kit, cold)])
+            measures = alternate(
+                {"expert FIFO": lambda: hand.expert(jobs), "kit cold": cold},
+                ctx.rounds, before={"kit cold": lambda: kit.cache.clear()},
+                notes={"expert FIFO": "reused ThreadPoolExecutor, jobs in written order",
+                       "kit cold": "kit.fanout, slowest regions first from its history"})
+        finally:
+            hand.close()
+            ctx.uniform()
+        m = {x.contender: x.median for x in measures}
+        far = [rtts[r] for r in regions]
+        return self.result(
+            params={"operations": operations, "regions": len(regions), "calls": len(jobs),
+                    "workers": ctx.workers, "rtt_min_s": min(far), "rtt_max_s": max(far),
+                    "warm_up_rounds": warmed},
+            measures=measures,
+            ratios=[Ratio("kit cold / expert FIFO", m["kit cold"] / m["expert FIFO"], "<=",
+                          0.9, "after the kit has seen each region")],
+            figures={"rtt_mean_s": sum(far) / len(far)})
+
+
+@register
+class Limit(Scenario):
+    key, number, title = "limit", "2", "The physical limit of this machine"
+
+    def run(self, ctx: Context) -> ScenarioResult:
+        import os
+
+        ctx.uniform()
+        operations, regions = shape(ctx)
+        jobs = jobs_of(operations, regions)
+        kit = ctx.kit("limit")
+        hand = Hand(kit, regions, ctx.workers)
+        try:
+            cold = kit_fanout(kit, operations, regions, ctx.workers)
+            settle(ctx, [lambda: hand.expert(jobs), lambda: cleared(kit, cold)])
+            measures = alternate(
+                {"bare client, serial": lambda: hand.serial(jobs), "kit cold": cold},
+                ctx.rounds if not ctx.quick else 2,
+                before={"kit cold": lambda: kit.cache.clear()},
+                notes={"bare client, serial": "botocore CPU per call probe",
+                       "kit cold": "kit.fanout, cache emptied"})
+        finally:
+            hand.close()
+        bare, kit_m = measures
+        cpu_per_call = bare.cpu_median / len(jobs)
+        network = math.ceil(len(jobs) / ctx.workers) * ctx.rtt + 2 * ctx.rtt
+        cpu_bound = cpu_per_call * len(jobs) / 1  # one GIL: the client's CPU uses one core
+        bound = max(network, cpu_bound)
+        reference = [
+            Measure("network bound", [network], note="ceil(calls/workers) × RTT + one "
+                    "handshake (2 × RTT)", reference=True),
+            Measure("CPU bound", [cpu_bound], note="bare botocore CPU per call × calls, "
+                    "1 core (GIL)", reference=True)]
+        return self.result(
+            params={"calls": len(jobs), "workers": ctx.workers, "rtt_s": ctx.rtt,
+                    "cores": os.cpu_count()},
+            measures=[kit_m, bare, *reference],
+            ratios=[Ratio("kit cold / limit", kit_m.median / bound, note="limit = the larger "
+                          "bound: " + ("network" if network >= cpu_bound else "CPU")),
+                    Ratio("kit client CPU / bare CPU", kit_m.cpu_median / bare.cpu_median)],
+            figures={"client_cpu_per_call_ms": cpu_per_call * 1e3,
+                     "network_bound_s": network, "cpu_bound_s": cpu_bound})
+
+
+@register
+class Scale(Scenario):
+    key, number, title = "scale", "8", "Scale: 4 to 256 calls at equal workers"
+
+    def run(self, ctx: Context) -> ScenarioResult:
+        import numpy as np
+
+        ctx.uniform()
+        regions = list(ctx.box.regions[:16])
+        wanted = ctx.scale or ([4, 16, 64] if ctx.quick else [4, 16, 64, 256])
+        # calls → (operations, regions): up to 16 regions, then more operations
+        sizes = {n: (math.ceil(n / 16), min(n, 16)) for n in sorted(set(wanted))}
+        sizes = {ops * r: (ops, r) for ops, r in sizes.values()}
+        kit = ctx.kit("scale")
+        runs = {f"{n} calls": kit_fanout(kit, MORE_OPERATIONS[:ops], regions[:r], ctx.workers,
+                                         refresh=True) for n, (ops, r) in sizes.items()}
+        settle(ctx, list(runs.values()))
+        measures = alternate(runs, ctx.rounds)
+        if len(sizes) < 2:
+            raise UsageError(f"the scale scenario needs two call counts or more, not {wanted}",
+                             suggestion="pass e.g. scale=[4, 16, 64]")
+        calls = np.array(list(sizes), dtype=float)
+        waves = np.ceil(calls / ctx.workers)
+        wall = np.array([m.median for m in measures])
+        slope, intercept = np.polyfit(waves, wall, 1)
+        fitted = slope * waves + intercept
+        r2 = 1 - float(((wall - fitted) ** 2).sum()) / float(((wall - wall.mean()) ** 2).sum()
+                                                              or 1.0)
+        per_call = float(np.polyfit(calls, wall, 1)[0])
+        return self.result(
+            params={"workers": ctx.workers, "rtt_s": ctx.rtt, "calls": list(sizes)},
+            measures=measures,
+            ratios=[*self._same_wave(sizes, wall, ctx.workers),
+                    Ratio("R² of wall ~ ceil(calls/workers)", r2, ">=", 0.9),
+                    Ratio("fitted slope per wave / RTT", slope / ctx.rtt if ctx.rtt else
+                          math.nan, note=f"{slope * 1e3:.0f} ms per wave of {ctx.workers}")],
+            figures={"slope_s_per_wave": float(slope), "intercept_s": float(intercept),
+                     "slope_s_per_call": per_call, "r2_waves": r2},
+            plot={"kind": "scale", "calls": calls.tolist(), "waves": waves.tolist(),
+                  "wall": wall.tolist(), "low": [m.low for m in measures],
+                  "high": [m.high for m in measures], "slope": float(slope),
+                  "intercept": float(intercept)})
+
+    @staticmethod
+    def _same_wave(sizes: dict[int, tuple[int, int]], wall: Any, workers: int) -> list[Ratio]:
+        """Wall of the largest count that fits in one wave over the smallest: calls grow,
+        waves do not (judged ≤ 1.5)."""
+        counts = list(sizes)
+        one_wave = [i for i, n in enumerate(counts) if n <= workers]
+        if len(one_wave) < 2:
+            return []
+        lo, hi = one_wave[0], one_wave[-1]
+        return [Ratio(f"wall {counts[hi]} calls / wall {counts[lo]} calls",
+                      float(wall[hi] / wall[lo]), "<=", 1.5,
+                      f"{counts[hi] / counts[lo]:.0f}× the calls, the same one wave")]
