@@ -47,6 +47,8 @@ def _check_home(kit: Any, box: Any, regions: list[str], answers: Any) -> None:
     summary = kit.metrics.summary()
     assert "worker.zones" in set(summary.iloc[:, 0].astype(str)) | set(
         summary.get("name", []))
+    page = kit.report().to_html()
+    assert "worker.zones" in page  # the workers' timer reaches the notebook's report
     add_figure("calls_made", requests)
     add_figure("duplicated_requests", len(mine) - requests)
     add_figure("results_lost", len(regions) - len(answers.values))
