@@ -29,9 +29,9 @@ So price leads, interruption can overturn a small price lead (a pool one bucket 
 costs < 12.5 % more at default weights), and a jumpy price is a tie-breaker.
 
 Vectorised: the pool columns factorised, one quicksort of (pool, time) and ``np.add.reduceat``
-over the sorted runs; no Python loop per pool. 1,000,000 rows / 1,280 pools: 0.44–0.49 s of CPU,
-0.8–1.2 s wall with the 2 cores shared (load average 4–6), 145 MB allocation peak; a per-pool
-Python loop takes 31–43× longer (``bench/bench_spot_rank.py`` runs both).
+over the sorted runs; no Python loop per pool. 1,000,000 rows / 1,280 pools: 0.39 s wall on a
+quiet machine, 0.8–1.2 s with the 2 cores shared (0.40–0.49 s CPU), 145 MB allocation peak; a
+per-pool Python loop takes 30–43× longer (``bench/bench_spot_rank.py`` runs both).
 """
 
 from __future__ import annotations
