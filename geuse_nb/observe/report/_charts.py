@@ -84,12 +84,11 @@ def over_time_chart(t: np.ndarray, inflight: np.ndarray, edges: np.ndarray,
     ax1.fill_between(t, inflight, step="post", alpha=0.25, color="#1f77b4")
     ax1.set_ylabel("in flight")
     ax1.set_title("Requests in flight and completed per second", fontsize=10)
-    width = float(edges[1] - edges[0]) if len(edges) > 1 else 1.0
-    ax2.bar(edges[:-1], per_second, width=width, align="edge", color="#2ca02c",
-            label="requests completed / s")
+    # stairs: one artist per series (120 bars were 120 patches each, ~0.5 s of drawing)
+    ax2.stairs(per_second, edges, fill=True, color="#2ca02c", label="requests completed / s")
     if hits_per_second.any():
-        ax2.bar(edges[:-1], hits_per_second, width=width, align="edge", bottom=per_second,
-                color="#bcbd22", label="cache hits / s")
+        ax2.stairs(per_second + hits_per_second, edges, baseline=per_second, fill=True,
+                   color="#bcbd22", label="cache hits / s")
     ax2.set_ylabel("per second")
     ax2.set_xlabel("seconds since the run started")
     ax2.legend(fontsize=7, loc="upper right")

@@ -119,7 +119,8 @@ def things_to_look_at(head: dict[str, Any], regions: pd.DataFrame, ops: pd.DataF
         found.append((20.0, f"the cache answered {head['cache_hits']:,} of {lookups:,} "
                       "calls: repeated reads could be cached (Cache)."))
     if head["jobs_failed"]:
-        found.append((90.0, f"{head['jobs_failed']:,} jobs failed or timed out (Errors, "
+        n = head["jobs_failed"]
+        found.append((90.0, f"{n:,} job{'s' if n != 1 else ''} failed or timed out (Errors, "
                       "Jobs timeline)."))
     return [text for _, text in sorted(found, key=lambda x: -x[0])[:3]]
 
