@@ -33,8 +33,9 @@ def cache_section(cache: pd.DataFrame) -> Section:
     df = cache.copy()
     hits = df.get("hits", 0)
     misses = df.get("misses", 0)
-    timed = np.where(np.asarray(hits) == 0, "misses only",
-                     np.where(np.asarray(misses) == 0, "hits only", "hits and misses"))
+    h, m = np.asarray(hits), np.asarray(misses)
+    timed = np.where(h + m == 0, "none", np.where(
+        h == 0, "misses only", np.where(m == 0, "hits only", "hits and misses")))
     out = df.rename(columns={"hit_rate": "hit rate (%)", "bytes": "size (bytes)",
                              "mean_us": "lookup mean (µs)", "p95_us": "lookup p95 (µs)"})
     if "hit rate (%)" in out:
