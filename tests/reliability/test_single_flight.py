@@ -62,7 +62,10 @@ def test_sixteen_threads_one_key_one_request(kit: Any, box: Any) -> None:
 def test_sixteen_threads_share_one_error(box: Any, sandbox: Any) -> None:
     import geuse_nb as gn
 
-    box.set_network(rtt=0.05, region=REGION)
+    # An error is not stored: a thread that reaches the flight after it ended makes a new
+    # request (rightly). A slow answer (0.5 s RTT, 1.5 s on a new connection) gives all 16
+    # threads time to join the first flight on a loaded machine.
+    box.set_network(rtt=0.5, region=REGION)
     box.set_faults(REGION, error_rate=1.0)
     with gn.Kit("flight-error", backend="sandbox", sandbox=sandbox,
                 pool_max_attempts=1) as kit:
