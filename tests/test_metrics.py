@@ -133,11 +133,17 @@ def test_sampler_start_close_idempotent() -> None:
 
 def test_sampler_close_is_prompt_with_long_interval() -> None:
     """close() wakes the thread through its Event: no waiting out a 1-hour interval."""
+    import time
+
     r = Recorder(resolve_settings())
     s = ResourceSampler(r, 3600).start()
+    began = time.monotonic()
     s.close()
     assert not s.running
-    assert len(r.rows("resources")) == 2  # one on start, one on close
+    assert time.monotonic() - began < 30  # far from the hour the interval would wait
+    # one on start and one on close; the ramp for short runs (0.1 s first) may add one
+    # between them on a slow machine, never a stream of them
+    assert 2 <= len(r.rows("resources")) <= 4
 
 
 def test_sampler_bad_interval() -> None:
