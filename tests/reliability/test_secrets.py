@@ -85,6 +85,7 @@ class Scan:
 def test_aws_backend_kit_with_canary_credentials_leaks_nothing(
         canary_env: tuple[str, str], box: Any, tmp_path: Path) -> None:
     import geuse_nb as gn
+    from geuse_nb.config import debug_logging
 
     key, secret = canary_env
     control = Scan(canary_env)  # the scan finds a canary where one is
@@ -114,6 +115,7 @@ def test_aws_backend_kit_with_canary_credentials_leaks_nothing(
             assert box.requests() > 0  # the sandbox answered the canary-signed requests
     finally:
         logging.getLogger().removeHandler(lines)
+        debug_logging(False)  # a kit turns DEBUG on for the process; later tests need it off
     assert lines.lines, "DEBUG logging was on: there were lines to scan"
     scan.text("log lines", "\n".join(lines.lines))
     scan.tree(tmp_path / "cache")
