@@ -68,7 +68,7 @@ def test_ratios_judge_their_targets() -> None:
 
 
 def test_an_unknown_scenario_names_the_closest(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(UsageError, match="fanot.*did you mean 'fanout'") as info:
+    with pytest.raises(UsageError, match=r"fanot.*did you mean 'fanout'") as info:
         check_names(["fanot"], list(bench.NAMES))
     assert "scale" in (info.value.suggestion or "")
     from geuse_nb.face.cli import main

@@ -93,6 +93,7 @@ def expected_latencies(rows: Sequence[Mapping[str, Any]], service: str,
     regions = {region for _, region in wanted}
     by_pair: dict[tuple[str, str], list[float]] = {}
     by_region: dict[str, list[float]] = {}
+    full = 0
     for row in reversed(rows[-HISTORY_SCAN:]):
         region = row.get("region")
         if row.get("cache_hit") or row.get("service") != service or region not in regions:
@@ -103,6 +104,10 @@ def expected_latencies(rows: Sequence[Mapping[str, Any]], service: str,
         pair = (str(row.get("operation")), str(region))
         if pair in wanted and len(by_pair.setdefault(pair, [])) < HISTORY_PER_KEY:
             by_pair[pair].append(float(latency))
+            if len(by_pair[pair]) == HISTORY_PER_KEY:
+                full += 1
+                if full == len(wanted):
+                    break  # every pair has its latest attempts: older rows cannot count
         if len(by_region.setdefault(str(region), [])) < HISTORY_PER_KEY:
             by_region[str(region)].append(float(latency))
     out: dict[tuple[str, str], float | None] = {}

@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._core import REGISTRY, Context, ScenarioResult, check_names
 
@@ -100,6 +100,10 @@ class SuiteResult:
         return path
 
 
+def _say(text: str) -> None:
+    print(text, flush=True)  # a scenario's table as it ends, even into a pipe or a file
+
+
 def _plain(value: object) -> object:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -111,9 +115,10 @@ def _plain(value: object) -> object:
 def run(names: Sequence[str] = (), *, quick: bool = False, rtt: float = DEFAULT_RTT,
         workers: int = DEFAULT_WORKERS, rounds: int | None = None,
         scale: Sequence[int] | None = None,
-        echo: Callable[[str], None] | None = print) -> SuiteResult:
+        echo: Callable[[str], None] | Literal[False] | None = None) -> SuiteResult:
     """Run the named scenarios (all when none) and return their results; ``echo`` prints
-    each scenario's table as it ends (None: silent). ``scale``: the call counts of the
+    each scenario's table as it ends (``print`` ed to stdout when not given, flushed;
+    ``echo=False``: silent). ``scale``: the call counts of the
     scale scenario (default 4, 16, 64, 256; without 256 when ``quick``)."""
     from ...errors import UsageError
 
@@ -146,15 +151,17 @@ def run(names: Sequence[str] = (), *, quick: bool = False, rtt: float = DEFAULT_
                     result = scenario.run(ctx)
                 except Exception as exc:  # one scenario's failure is reported, not fatal
                     log.exception("scenario %s failed", name)
-                    result = scenario.result(error=f"{type(exc).__name__}: {exc}")
+                    text = " ".join(str(exc).split())
+                    result = scenario.result(error=f"{type(exc).__name__}: {text[:300]}"
+                                             + ("…" if len(text) > 300 else ""))
                 finally:
                     ctx.close()
                 result.seconds = time.perf_counter() - start
                 results.append(result)
-                if echo is not None:
+                if echo is not False:
                     from ._text import table
 
-                    echo(table(result))
+                    (echo or _say)(table(result))
     finally:
         quiet.setLevel(level)
     return SuiteResult(results, params, machine(), time.perf_counter() - began)

@@ -36,7 +36,7 @@ MORE_OPERATIONS = (  # scenario 8's 256 calls: 16 operations × 16 regions
     "describe_addresses", "describe_internet_gateways", "describe_route_tables",
     "describe_network_acls",
     "describe_network_interfaces", "describe_nat_gateways", "describe_dhcp_options",
-    "describe_placement_groups", "describe_customer_gateways")
+    "describe_vpc_endpoints", "describe_customer_gateways")
 
 
 def shape(ctx: Context) -> tuple[list[str], list[str]]:

@@ -30,7 +30,7 @@ class Overhead(Scenario):
             bare = boto3.Session(**kit.backend.session_kwargs()).client(
                 "ec2", region_name=region, endpoint_url=ctx.box.endpoint_url(region),
                 config=kit.client("ec2", region).meta.config)
-            n = 20 if ctx.quick else 50
+            n = 20 if ctx.quick else 100
             contenders = {
                 "bare client call": batched(bare.describe_availability_zones, n),
                 "kit.call uncached": batched(lambda: kit.call(
