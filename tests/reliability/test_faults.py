@@ -118,6 +118,11 @@ def test_one_region_refusing_and_one_hanging(fkit: Any, box: Any) -> None:
     assert took <= job_bound(fkit.settings) + 2.0, (took, job_bound(fkit.settings))
     jobs = fkit._engine.last_results
     assert jobs is not None and set(jobs.statuses.values()) == {"done", "failed"}
+    table = jobs.frame()
+    bad = table[table["status"] == "failed"]
+    assert len(bad) == 2 and bad["error"].notna().all() and bad["suggestion"].notna().all()
+    rows = [r for r in fkit.metrics.rows("jobs") if r["status"] == "failed"]
+    assert len(rows) == 2 and all(r["error"] and r["suggestion"] for r in rows)
     calls = fkit.metrics.frame("api_calls")
     attempts = calls[calls["region"].isin([refusing, hanging]) & ~calls["cache_hit"]]
     assert len(attempts) and attempts["http_status"].ne(200).all()
