@@ -357,7 +357,7 @@ def _memoised_dispatcher(base: type) -> type:
     if not hasattr(listed, "cache_info"):  # called with a class: safe to memoise
         moto_responses.method_names_from_class = functools.cache(listed)
 
-    class MemoisedDispatcher(base):  # type: ignore[misc, valid-type]
+    class MemoisedDispatcher(base):  # base is moto's class, typed Any (no stubs)
         _apps: dict[tuple[str, ...], Any]
 
         def get_application(self, environ: dict[str, Any]) -> Any:

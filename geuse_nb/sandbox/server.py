@@ -64,14 +64,14 @@ class RegionChannel(HTTPChannel):
         server.child.app.tracker.opened(server.port, addr[1] if addr else None)
 
     def received(self, data: bytes) -> int:
-        server: RegionServer = self.server  # type: ignore[assignment]
+        server: RegionServer = self.server  # waitress is untyped: self.server is Any
         if server.child.app.model.outage(server.region) == "hang":
             self.last_activity = time.time()
             return len(data)  # accepted and read, never answered
         return super().received(data)
 
     def del_channel(self, map: dict[int, Any] | None = None) -> None:
-        server: RegionServer = self.server  # type: ignore[assignment]
+        server: RegionServer = self.server  # waitress is untyped: self.server is Any
         server.child.app.tracker.closed(server.port, self.addr[1] if self.addr else None)
         super().del_channel(map)
 
