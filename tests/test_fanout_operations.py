@@ -38,15 +38,23 @@ def test_list_of_operations_is_one_frame_with_an_operation_column(kit: Any) -> N
 
 def test_list_of_operations_with_parameter_sets_and_failures(kit: Any) -> None:
     sets = [{"MaxResults": 5}, {"MaxResults": 6}]
-    frame = kit.fanout("ec2", ["describe_instance_types", "describe_instance_type_offerings"],
-                       ["us-east-1", "no-such-1"], param_sets=sets)
+    box = kit.sandbox
+    box.set_faults("eu-west-1", outage="refuse")  # a region down: failed jobs, not an error
+    try:
+        frame = kit.fanout("ec2", ["describe_instance_types",
+                                   "describe_instance_type_offerings"],
+                           ["us-east-1", "eu-west-1"], param_sets=sets)
+    finally:
+        box.clear_faults()
     failed = frame.attrs["failed"]
-    assert {f["region"] for f in failed} == {"no-such-1"} and len(failed) == 4
+    assert {f["region"] for f in failed} == {"eu-west-1"} and len(failed) == 4
     assert {f["operation"] for f in failed} == {"describe_instance_types",
                                                 "describe_instance_type_offerings"}
     assert set(frame["region"]) == {"us-east-1"}
     assert {"operation", "MaxResults"} <= set(frame.columns)
     assert set(frame["MaxResults"]) == {5, 6}
+    with pytest.raises(UsageError, match="no-such-1"):  # a typo: nothing is sent
+        kit.fanout("ec2", ["describe_vpcs", "describe_subnets"], ["us-east-1", "no-such-1"])
 
 
 @pytest.mark.parametrize("bad", [[], "", ["describe_vpcs", 3]])

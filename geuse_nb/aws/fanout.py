@@ -1,12 +1,12 @@
 """Fan AWS reads out over operations × regions (× parameter sets) in parallel → one DataFrame.
 
 Every (operation, region, parameter set) triple is one ``pmap`` job calling
-``calls.records``; all of them are validated (service, operation, region, parameter
-names) before the first is sent, so a typo is one ``UsageError``, not a failed job per
-region after the others were called. Their frames are stacked with a ``region`` column
-(an ``operation`` column when a list of operations is given, and one column per varied
-parameter). Triples that failed are listed in ``frame.attrs["failed"]`` and logged, never
-dropped silently.
+``calls.call`` and reading its main list as ``calls.records`` does; all of them are
+validated (service, operation, region, parameter names) before the first is sent, so a
+typo is one ``UsageError``, not a failed job per region after the others were called.
+Their records are stacked into one frame with a ``region`` column (an ``operation``
+column when a list of operations is given, and one column per varied parameter). Triples
+that failed are listed in ``frame.attrs["failed"]`` and logged, never dropped silently.
 
 Why one call for several operations: four ``fanout`` calls one after another each wait
 for their slowest region and their CPU tail before the next starts; measured at RTT 60 ms,

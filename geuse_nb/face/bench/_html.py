@@ -18,8 +18,6 @@ from ._text import seconds, verdict
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from ._suite import SuiteResult
-
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:.2em .6em;
 text-align:right}td:first-child,th:first-child{text-align:left}.met{color:#176f2c}
@@ -110,18 +108,19 @@ def _measure_rows(result: ScenarioResult) -> str:
             f"<th>rounds</th><th>note</th></tr>{''.join(rows)}</table>")
 
 
-def render(suite: SuiteResult) -> str:
-    """The whole page."""
-    m = suite.machine
+def render(results: list[ScenarioResult], params: dict[str, Any], machine: dict[str, Any],
+           seconds: float) -> str:
+    """The whole page, from a ``SuiteResult``'s parts (this module imports no runner)."""
+    m = machine
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>geuse_nb benchmarks"
              f"</title><style>{STYLE}</style></head><body><h1>geuse_nb benchmarks</h1>",
              f"<p>{_e(m['nproc'])} × {_e(m['cpu_model'])}, load {m['load_average_1m']:.1f}, "
-             f"Python {_e(m['python'])}; sandbox RTT {suite.params['rtt_s'] * 1e3:.0f} ms, "
-             f"handshake 2 × RTT, {suite.params['workers']} workers, "
-             f"{suite.params['rounds']} rounds{' (quick)' if suite.params['quick'] else ''}; "
-             f"{suite.seconds:.0f} s. Contenders alternate (A B A B …) within each scenario."
-             "</p><h2>Ratios</h2>", _ratio_rows(suite.results, True)]
-    for r in suite.results:
+             f"Python {_e(m['python'])}; sandbox RTT {params['rtt_s'] * 1e3:.0f} ms, "
+             f"handshake 2 × RTT, {params['workers']} workers, "
+             f"{params['rounds']} rounds{' (quick)' if params['quick'] else ''}; "
+             f"{seconds:.0f} s. Contenders alternate (A B A B …) within each scenario."
+             "</p><h2>Ratios</h2>", _ratio_rows(results, True)]
+    for r in results:
         parts.append(f"<h2>{_e(r.title)}</h2>")
         if r.params:
             parts.append("<p><code>" + _e(", ".join(f"{k}={v}" for k, v in r.params.items()))

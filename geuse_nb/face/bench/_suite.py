@@ -96,7 +96,7 @@ class SuiteResult:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render(self))
+        path.write_text(render(self.results, self.params, self.machine, self.seconds))
         return path
 
 
