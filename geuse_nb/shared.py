@@ -35,7 +35,7 @@ def instance(kind: str, description: str, build: Callable[[], T]) -> T:
             found = _instances[key] = build()
             count_key = (os.getpid(), kind)
             _built[count_key] = _built.get(count_key, 0) + 1
-        return found  # type: ignore[no-any-return]
+        return found
 
 
 def adopt(kind: str, description: str, obj: Any) -> None:

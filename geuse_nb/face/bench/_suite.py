@@ -25,6 +25,8 @@ from ._core import REGISTRY, Context, ScenarioResult, check_names
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ...observe.progress import Progress
+
 log = logging.getLogger(__name__)
 
 DEFAULT_RTT = 0.060
@@ -115,8 +117,10 @@ def _plain(value: object) -> object:
 def run(names: Sequence[str] = (), *, quick: bool = False, rtt: float = DEFAULT_RTT,
         workers: int = DEFAULT_WORKERS, rounds: int | None = None,
         scale: Sequence[int] | None = None,
-        echo: Callable[[str], None] | Literal[False] | None = None) -> SuiteResult:
-    """Run the named scenarios (all when none) and return their results; ``echo`` prints
+        echo: Callable[[str], None] | Literal[False] | None = None,
+        progress: Progress | None = None) -> SuiteResult:
+    """Run the named scenarios (all when none) and return their results; ``progress``
+    (e.g. ``kit.progress``) shows one step per scenario as it runs; ``echo`` prints
     each scenario's table as it ends (``print`` ed to stdout when not given, flushed;
     ``echo=False``: silent). ``scale``: the call counts of the
     scale scenario (default 4, 16, 64, 256; without 256 when ``quick``)."""
@@ -136,6 +140,7 @@ def run(names: Sequence[str] = (), *, quick: bool = False, rtt: float = DEFAULT_
               "rounds": rounds, "handshake": "2 × RTT", "scale": list(scale or [])}
     began = time.perf_counter()
     results: list[ScenarioResult] = []
+    steps = progress.steps("benchmark", chosen) if progress is not None else None
     quiet = logging.getLogger("geuse_nb")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # a bench's retries and warnings are not its output
@@ -147,10 +152,16 @@ def run(names: Sequence[str] = (), *, quick: bool = False, rtt: float = DEFAULT_
             for name in chosen:
                 scenario = REGISTRY[name]()
                 start = time.perf_counter()
+                if steps is not None:
+                    steps.start(name)
                 try:
                     result = scenario.run(ctx)
+                    if steps is not None:
+                        steps.done(name)
                 except Exception as exc:  # one scenario's failure is reported, not fatal
                     log.exception("scenario %s failed", name)
+                    if steps is not None:
+                        steps.fail(name, exc)
                     text = " ".join(str(exc).split())
                     result = scenario.result(error=f"{type(exc).__name__}: {text[:300]}"
                                              + ("…" if len(text) > 300 else ""))
@@ -164,4 +175,6 @@ def run(names: Sequence[str] = (), *, quick: bool = False, rtt: float = DEFAULT_
                     (echo or _say)(table(result))
     finally:
         quiet.setLevel(level)
+        if steps is not None:
+            steps.close()
     return SuiteResult(results, params, machine(), time.perf_counter() - began)
