@@ -10,12 +10,12 @@ joblib cancels the pending futures. Dask is imported only when a map uses it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingDependencyError
 from ._backends import EngineBackend
+from ._remote import drive_remote
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -34,28 +34,12 @@ class DaskBackend(EngineBackend):
             raise MissingDependencyError("dask", "dask") from None
 
     def start(self, run: Run, calls: Sequence[Callable[[], Any]]) -> None:
-        from joblib import Parallel, delayed, parallel_config
+        from joblib import Parallel, parallel_config
 
-        runner = run.remote_runner
-        tasks = (delayed(runner)(i, call) for i, call in enumerate(calls))
+        def make() -> Parallel:
+            # Parallel is built in the driving thread, outside any parallel_config of the
+            # caller's thread: the caller's context was already resolved into run.workers.
+            with parallel_config(backend="dask"):  # registers joblib's dask backend
+                return Parallel(n_jobs=run.workers, return_as="generator_unordered")
 
-        def drive() -> None:
-            # Parallel is built here, outside any parallel_config of the caller's thread:
-            # the caller's context was already resolved into ``run.workers``.
-            error: BaseException | None = None
-            try:
-                with parallel_config(backend="dask"):  # registers joblib's dask backend
-                    parallel = Parallel(n_jobs=run.workers, return_as="generator_unordered")
-                for out in parallel(tasks):
-                    if out is not None:
-                        run.report(out)
-                    if run.cancel.is_set():
-                        break  # joblib cancels the pending dask futures
-            except BaseException as exc:
-                error = exc
-            finally:
-                run.done(error)
-
-        thread = threading.Thread(target=drive, name=f"geuse-pmap-{run.name}", daemon=True)
-        run.adopt(thread)
-        thread.start()
+        drive_remote(run, calls, make)

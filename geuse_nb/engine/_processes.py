@@ -16,11 +16,11 @@ outlives the kit; a map started after that starts a new one (~0.5 s for 2 worker
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._backends import EngineBackend
+from ._remote import drive_remote
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -33,30 +33,11 @@ class ProcessBackend(EngineBackend):
         self._used = False
 
     def start(self, run: Run, calls: Sequence[Callable[[], Any]]) -> None:
-        from joblib import Parallel, delayed
+        from joblib import Parallel
 
-        runner = run.remote_runner
-        tasks = (delayed(runner)(i, call) for i, call in enumerate(calls))
         self._used = True
-
-        def drive() -> None:
-            error: BaseException | None = None
-            try:
-                parallel = Parallel(n_jobs=run.workers, backend="loky",
-                                    return_as="generator_unordered")
-                for out in parallel(tasks):
-                    if out is not None:
-                        run.report(out)
-                    if run.cancel.is_set():
-                        break  # joblib stops the pending tasks
-            except BaseException as exc:
-                error = exc
-            finally:
-                run.done(error)
-
-        thread = threading.Thread(target=drive, name=f"geuse-pmap-{run.name}", daemon=True)
-        run.adopt(thread)
-        thread.start()
+        drive_remote(run, calls, lambda: Parallel(n_jobs=run.workers, backend="loky",
+                                                  return_as="generator_unordered"))
 
     def close(self) -> None:
         """Stop loky's reusable executor and its worker processes. Read from loky's module
