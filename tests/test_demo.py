@@ -70,7 +70,7 @@ def test_each_page_opens_offline(demo: tuple[Path, str], book: Path, tmp_path: P
     assert seen["requests"] == [], seen["requests"]
     dom = seen["dom"]
     bars = re.findall(r'<div class="geuse-progress".*?</div>\s*</div>', dom, re.DOTALL)
-    boards = re.findall(r'<div class="geuse-board".*?</table>', dom, re.DOTALL)
+    boards = re.findall(r'<div class="geuse-(?:board|steps)".*?</table>', dom, re.DOTALL)
     assert bars or boards, "no final progress record on the page"
     for bar in bars:  # a bar's static record ends with its final count, e.g. 3/3
         assert re.search(r"\b\d+/\d+\b", re.sub(r"<[^>]+>", " ", bar)), bar[:300]
