@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from ._core import Context, Ratio, Scenario, ScenarioResult, alternate, register
-from .fanout import OPERATIONS, jobs_of
+from .fanout import jobs_of, shape
 
 
 class Describe:
@@ -37,8 +37,8 @@ class Dask(Scenario):
         from distributed import Client, LocalCluster
 
         ctx.uniform()
-        regions = list(ctx.box.regions[:4 if ctx.quick else 16])
-        jobs = jobs_of(OPERATIONS[:2 if ctx.quick else 4], regions)
+        operations, regions = shape(ctx)
+        jobs = jobs_of(operations, regions)
         kit = ctx.kit("dask")
         task = Describe(kit)
         workers = 2

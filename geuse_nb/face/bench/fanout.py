@@ -18,8 +18,10 @@ network model, and keep-alive connections are what a notebook has after its firs
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +41,14 @@ MORE_OPERATIONS = (  # scenario 8's 256 calls: 16 operations × 16 regions
     "describe_vpc_endpoints", "describe_customer_gateways")
 
 
+def regions_of(ctx: Context) -> list[str]:
+    """The sandbox regions a scenario spreads over: 16 in a full run, 4 with ``--quick``."""
+    return list(ctx.box.regions[:4 if ctx.quick else 16])
+
+
 def shape(ctx: Context) -> tuple[list[str], list[str]]:
     """(operations, regions): 4 × 16 in a full run, 2 × 4 with ``--quick``."""
-    regions = list(ctx.box.regions[:4 if ctx.quick else 16])
-    return list(OPERATIONS[:2 if ctx.quick else 4]), regions
+    return list(OPERATIONS[:2 if ctx.quick else 4]), regions_of(ctx)
 
 
 class Hand:
@@ -124,32 +130,55 @@ def kit_fanout(kit: Kit, operations: Sequence[str], regions: Sequence[str], work
     return run
 
 
+@dataclasses.dataclass
+class Rig:
+    """What the fan-out scenarios share: the shape, the calls in written order, a kit, the
+    hand-written contenders over the same regions, and the kit's cold fan-out."""
+
+    operations: list[str]
+    regions: list[str]
+    jobs: list[tuple[str, str]]
+    kit: Kit
+    hand: Hand
+    cold: Callable[[], None]
+
+    def clear(self) -> None:
+        self.kit.cache.clear()
+
+
+@contextlib.contextmanager
+def rig(ctx: Context, name: str) -> Iterator[Rig]:
+    """A :class:`Rig` for a scenario named ``name``; the hand-written pool closes after."""
+    operations, regions = shape(ctx)
+    kit = ctx.kit(name)
+    hand = Hand(kit, regions, ctx.workers)
+    try:
+        yield Rig(operations, regions, jobs_of(operations, regions), kit, hand,
+                  kit_fanout(kit, operations, regions, ctx.workers))
+    finally:
+        hand.close()
+
+
 @register
 class Fanout(Scenario):
     key, number, title = "fanout", "1", "Fan-out: 4 describe operations × 16 regions"
 
     def run(self, ctx: Context) -> ScenarioResult:
         ctx.uniform()
-        operations, regions = shape(ctx)
-        jobs = jobs_of(operations, regions)
-        kit = ctx.kit("fanout")
-        hand = Hand(kit, regions, ctx.workers)
-        try:
-            cold = kit_fanout(kit, operations, regions, ctx.workers)
+        with rig(ctx, "fanout") as r:
+            operations, regions, jobs, hand = r.operations, r.regions, r.jobs, r.hand
             warmed = settle(ctx, [lambda: hand.expert(jobs), lambda: hand.serial(jobs[:len(
-                regions)]), lambda: cleared(kit, cold)])
+                regions)]), lambda: cleared(r.kit, r.cold)])
             measures = alternate(
                 {"naive": lambda: hand.naive(jobs), "serial": lambda: hand.serial(jobs),
-                 "expert": lambda: hand.expert(jobs), "kit cold": cold, "kit warm": cold},
-                ctx.rounds, before={"kit cold": lambda: kit.cache.clear()},
+                 "expert": lambda: hand.expert(jobs), "kit cold": r.cold, "kit warm": r.cold},
+                ctx.rounds, before={"kit cold": r.clear},
                 rounds_of={"naive": 1 if ctx.quick else 3, "serial": 1 if ctx.quick else 3},
                 notes={"naive": "new boto3.client per call, serial",
                        "serial": "one client per region, serial",
                        "expert": f"reused ThreadPoolExecutor({ctx.workers}), shared clients",
                        "kit cold": "kit.fanout(ec2, [ops], regions), cache emptied",
                        "kit warm": "the same call, answered from the cache"})
-        finally:
-            hand.close()
         m = {x.contender: x.median for x in measures}
         return self.result(
             params={"operations": operations, "regions": len(regions), "calls": len(jobs),
@@ -170,23 +199,19 @@ class FanoutFar(Scenario):
     def run(self, ctx: Context) -> ScenarioResult:
         from ...sandbox.regions import resolve_rtts
 
-        operations, regions = shape(ctx)
         rtts = resolve_rtts(ctx.box.regions, ctx.box.home_region, None)
         ctx.box.set_network(rtt=rtts)
-        jobs = jobs_of(operations, regions)
-        kit = ctx.kit("fanout-far")  # a fresh kit: its latency history is this network's
-        hand = Hand(kit, regions, ctx.workers)
-        try:
-            cold = kit_fanout(kit, operations, regions, ctx.workers)
-            warmed = settle(ctx, [lambda: hand.expert(jobs),
-                                  lambda: cleared(kit, cold)])
-            measures = alternate(
-                {"expert FIFO": lambda: hand.expert(jobs), "kit cold": cold},
-                ctx.rounds, before={"kit cold": lambda: kit.cache.clear()},
-                notes={"expert FIFO": "reused ThreadPoolExecutor, jobs in written order",
-                       "kit cold": "kit.fanout, slowest regions first from its history"})
+        try:  # a fresh kit: its latency history is this network's
+            with rig(ctx, "fanout-far") as r:
+                operations, regions, jobs, hand = r.operations, r.regions, r.jobs, r.hand
+                warmed = settle(ctx, [lambda: hand.expert(jobs),
+                                      lambda: cleared(r.kit, r.cold)])
+                measures = alternate(
+                    {"expert FIFO": lambda: hand.expert(jobs), "kit cold": r.cold},
+                    ctx.rounds, before={"kit cold": r.clear},
+                    notes={"expert FIFO": "reused ThreadPoolExecutor, jobs in written order",
+                           "kit cold": "kit.fanout, slowest regions first from its history"})
         finally:
-            hand.close()
             ctx.uniform()
         m = {x.contender: x.median for x in measures}
         far = [rtts[r] for r in regions]
@@ -208,21 +233,15 @@ class Limit(Scenario):
         import os
 
         ctx.uniform()
-        operations, regions = shape(ctx)
-        jobs = jobs_of(operations, regions)
-        kit = ctx.kit("limit")
-        hand = Hand(kit, regions, ctx.workers)
-        try:
-            cold = kit_fanout(kit, operations, regions, ctx.workers)
-            settle(ctx, [lambda: hand.expert(jobs), lambda: cleared(kit, cold)])
+        with rig(ctx, "limit") as r:
+            jobs, hand = r.jobs, r.hand
+            settle(ctx, [lambda: hand.expert(jobs), lambda: cleared(r.kit, r.cold)])
             measures = alternate(
-                {"bare client, serial": lambda: hand.serial(jobs), "kit cold": cold},
+                {"bare client, serial": lambda: hand.serial(jobs), "kit cold": r.cold},
                 ctx.rounds if not ctx.quick else 2,
-                before={"kit cold": lambda: kit.cache.clear()},
+                before={"kit cold": r.clear},
                 notes={"bare client, serial": "botocore CPU per call probe",
                        "kit cold": "kit.fanout, cache emptied"})
-        finally:
-            hand.close()
         bare, kit_m = measures
         cpu_per_call = bare.cpu_median / len(jobs)
         network = math.ceil(len(jobs) / ctx.workers) * ctx.rtt + 2 * ctx.rtt
@@ -257,14 +276,14 @@ class Scale(Scenario):
         # calls → (operations, regions): up to 16 regions, then more operations
         sizes = {n: (math.ceil(n / 16), min(n, 16)) for n in sorted(set(wanted))}
         sizes = {ops * r: (ops, r) for ops, r in sizes.values()}
+        if len(sizes) < 2:  # before any request: a fit needs two points
+            raise UsageError(f"the scale scenario needs two call counts or more, not {wanted}",
+                             suggestion="pass e.g. scale=[4, 16, 64]")
         kit = ctx.kit("scale")
         runs = {f"{n} calls": kit_fanout(kit, MORE_OPERATIONS[:ops], regions[:r], ctx.workers,
                                          refresh=True) for n, (ops, r) in sizes.items()}
         settle(ctx, list(runs.values()))
         measures = alternate(runs, ctx.rounds)
-        if len(sizes) < 2:
-            raise UsageError(f"the scale scenario needs two call counts or more, not {wanted}",
-                             suggestion="pass e.g. scale=[4, 16, 64]")
         calls = np.array(list(sizes), dtype=float)
         waves = np.ceil(calls / ctx.workers)
         wall = np.array([m.median for m in measures])

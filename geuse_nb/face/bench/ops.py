@@ -19,6 +19,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ._core import Context, Measure, Ratio, Scenario, ScenarioResult, alternate, register
+from .fanout import regions_of
 
 if TYPE_CHECKING:
     from ...kit import Kit
@@ -52,7 +53,7 @@ class Spot(Scenario):
         from ...ops import spot
 
         ctx.uniform()
-        regions = list(ctx.box.regions[:4 if ctx.quick else 16])
+        regions = regions_of(ctx)
         types = list(GPU_TYPES)
         kit = ctx.kit("spot")
         spot.history(kit, types, regions, days=7)  # clients, connections, sandbox markets
