@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -24,23 +23,11 @@ from typing import Any
 import nbformat
 import numpy as np
 import pytest
+from browser import FLAGS, chromium
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from geuse_nb.errors import UsageError
 from geuse_nb.face.export import WIDGET_VIEW, export, external_references, staticize, to_html
-
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--hide-scrollbars",
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-bypass-list=<-loopback>"]
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.fail("chromium is not installed: run `make browser` "
-                    "(or `apt-get install -y chromium`)", pytrace=False)
-    return path
 
 
 def _pipe_fds(commands: int, answers: int) -> None:
@@ -62,8 +49,7 @@ class DevTools:
         self._from_chrome, from_chrome_w = os.pipe()
         # chromium expects the pipe on fds 3 (commands in) and 4 (answers out)
         self.proc = subprocess.Popen(
-            [chromium(), *FLAGS, "--proxy-server=http://127.0.0.1:9",
-             "--remote-debugging-pipe", f"--user-data-dir={profile}",
+            [chromium(), *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}",
              f"--window-size={size[0]},{size[1]}", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=(3, 4), start_new_session=True,

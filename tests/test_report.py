@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from browser import FLAGS, chromium
 
 from geuse_nb.aws.errors import suggest_for_code
 from geuse_nb.config import resolve_settings
@@ -287,22 +287,6 @@ def test_kit_report(kit: Any, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- headless Chromium
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--hide-scrollbars",
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
-         "--proxy-bypass-list=<-loopback>"]
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.fail("chromium is not installed: run `make browser` "
-                    "(or `apt-get install -y chromium`) to run the HTML report test",
-                    pytrace=False)
-    return path
-
-
 def run_chromium(args: list[str], profile: Path, timeout: float = 60) -> str:
     """Run chromium in its own process group; whatever it leaves behind is killed."""
     proc = subprocess.Popen([chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
