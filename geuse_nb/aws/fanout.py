@@ -30,7 +30,8 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
@@ -39,6 +40,7 @@ from ..states import JobStatus
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..config import Settings
     from ..engine.parallel import Engine
 
 log = logging.getLogger(__name__)
@@ -158,6 +160,18 @@ def resolve_regions(regions: str | Iterable[str] | None, calls: Any,
     return names
 
 
+def in_flight(endpoints: Iterable[Hashable], settings: Settings) -> int:
+    """How many of a fan-out's requests to send at once by default: every job, up to
+    ``pool_max_connections`` per distinct endpoint (the pool's per-endpoint cap: more only
+    queue for a connection) and ``parallel_max_in_flight`` in all. ``endpoints`` has one
+    entry per job: what identifies the connection pool it uses (service, region, identity).
+    """
+    per_endpoint = Counter(endpoints)
+    cap = settings.pool_max_connections
+    return max(1, min(settings.parallel_max_in_flight,
+                      sum(min(n, cap) for n in per_endpoint.values())))
+
+
 def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[str],
            regions: str | Iterable[str] | None, *,
            param_sets: Iterable[Mapping[str, Any]] | None = None, desc: str | None = None,
@@ -202,13 +216,14 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[s
             calls.resolve(service, op, region, dict.fromkeys(names_given))
             checked.add((op, region, names_given))
     recorder = getattr(calls, "recorder", None)
-    history = recorder.rows("api_calls") if recorder is not None else []
+    history = recorder.tail("api_calls", HISTORY_SCAN) if recorder is not None else []
     latency = expected_latencies(history, service, {(op, r) for op, r, _ in jobs.values()})
     order = longest_first(list(jobs), {label: latency[(op, r)]
                                        for label, (op, r, _) in jobs.items()})
     name = f"{service}.{operations[0]}" + (f" +{len(operations) - 1}" if many else "")
+    sized = in_flight(((service, region) for _, region, _ in jobs.values()), calls.settings)
     results = engine.pmap(_FanoutCall(calls, service, jobs), order, desc=desc or name,
-                          n_jobs=n_jobs)
+                          n_jobs=n_jobs, in_flight=sized)
 
     varied = list(dict.fromkeys(k for s in sets for k in s)) if param_sets is not None else []
     rows: list[dict[str, Any]] = []
