@@ -9,9 +9,12 @@ declaration, so a new setting is one field, not five parallel tables.
 
 Environment names are the bash suite's (``CACHE_DIR``, ``PARALLEL_MAX_WORKERS``…),
 each also readable as ``GEUSE_<NAME>``, which wins; geuse-only names too generic
-to claim bare are read only with the prefix. A bad value raises ``ConfigError``
-naming the variable, the value and the expected form; an unknown setting or
-cache kind gets "did you mean".
+to claim bare are read only with the prefix. A bad ``GEUSE_`` value raises
+``ConfigError`` naming the variable, the value and the expected form; a bare name
+whose value does not parse belongs to some other tool (``DEBUG=express:*`` is the
+``debug`` npm package's, set by many Node tools) and is ignored, with one DEBUG
+line in the log per name and value. An unknown setting or cache kind gets "did you
+mean".
 
 Module-level state: ``_configured`` (what ``configure()`` set, for kits made from
 now on) and, while ``debug`` is on, one stderr handler on the ``geuse_nb`` logger.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -32,7 +36,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import UsageError, did_you_mean
+from ..errors import ConfigError, UsageError, did_you_mean
 from ..kinds import DEFAULT_KIND_TTLS
 from ._logging import debug_logging
 from ._parse import (
@@ -46,6 +50,7 @@ from ._parse import (
     text,
 )
 
+log = logging.getLogger(__name__)
 KIT_BACKENDS = ("sandbox", "aws", "auto")
 RETRY_MODES = ("standard", "adaptive", "legacy")
 TUNING_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
@@ -254,11 +259,32 @@ def env_names(field: str) -> tuple[str, ...]:
     return prefixed if meta.prefix_only else prefixed + meta.env
 
 
+_ignored: set[tuple[str, str]] = set()  # (bare name, value) already logged as someone else's
+
+
+def _theirs(field: str, name: str, raw: str) -> bool:
+    """Whether a bare (seed-style) name's value does not parse as ``field``: then it is
+    another tool's variable (``DEBUG=express:*``), ignored and logged once at DEBUG."""
+    if name.startswith("GEUSE_"):
+        return False
+    try:
+        FIELD_META[field].parse(name, raw)
+    except ConfigError as exc:
+        with _lock:
+            first = (name, raw) not in _ignored
+            _ignored.add((name, raw))
+        if first:
+            log.debug("ignoring %s=%r: not a value of setting %s (%s); set GEUSE_%s to "
+                      "configure it", name, raw, field, exc.expected, name)
+        return True
+    return False
+
+
 def _from_env(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
     found: dict[str, tuple[str, Any]] = {}
     for field, meta in FIELD_META.items():
         for name in env_names(field):
-            if name in environ:
+            if name in environ and not _theirs(field, name, environ[name]):
                 found[field] = (name, environ[name])
                 break
         else:
@@ -271,7 +297,8 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
 def settings_table() -> str:
     """The README's settings table, rendered from the declarations (a test checks that
     README.md contains exactly this)."""
-    rows = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    rows = ["| setting | environment: `GEUSE_` name (strict), bare name (ignored when its value "
+            "does not parse) | default | meaning |", "|---|---|---|---|"]
     for f in dataclasses.fields(Settings):
         meta: Meta = f.metadata[_KEY]
         names = ", ".join(f"`{n}`" for n in (*env_names(f.name), *meta.flag_env))
