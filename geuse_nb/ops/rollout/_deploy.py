@@ -41,6 +41,8 @@ OK_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"
 DEAD_STATUSES = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED",
                            "DELETE_FAILED"})
 TAG = "geuse:rollout"
+# CloudFormation answers DescribeStacks of a stack that does not exist with this code.
+NOT_FOUND_CODES = ("ValidationError",)
 
 
 class Interrupted(Exception):  # a control-flow signal, not an error
@@ -85,6 +87,12 @@ class Deployment:
     def read(self, operation: str, region: str, **params: Any) -> dict[str, Any]:
         return self.kit.call("cloudformation", operation, region, refresh=True, **params)
 
+    def probe(self, operation: str, region: str, **params: Any) -> dict[str, Any]:
+        """A read whose not-found answer (CloudFormation's ``ValidationError`` "does not
+        exist") is expected: recorded as such, not as an API error."""
+        return self.kit.call("cloudformation", operation, region, refresh=True,
+                             expect=NOT_FOUND_CODES, **params)
+
 
 # ---------------------------------------------------------------- reads
 def validate(dep: Deployment, region: str) -> None:
@@ -99,7 +107,7 @@ def _missing(exc: AwsCallError) -> bool:
 def describe(dep: Deployment, region: str, stack: str) -> dict[str, Any] | None:
     """The stack (by name or id), or None when there is none."""
     try:
-        stacks = dep.read("describe_stacks", region, StackName=stack).get("Stacks") or []
+        stacks = dep.probe("describe_stacks", region, StackName=stack).get("Stacks") or []
     except AwsCallError as exc:
         if _missing(exc):
             return None
