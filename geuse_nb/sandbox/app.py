@@ -206,7 +206,7 @@ class SandboxApp:
         cfn = info.service == "cloudformation"
         refused = self.stacks.refuse(region, info.operation, info.params) if cfn else None
         if refused:
-            return error_response(info, 400, "ValidationError", refused)
+            return error_response(info, 400, *refused)
         known = self.stacks.validated(info.operation, info.params,
                                       lambda: self._moto_answer(info, environ)) if cfn else None
         if known:

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import SandboxError
+from . import capabilities
 
 NS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 _STACK_ID = re.compile(rb"<StackId>([^<]+)</StackId>")
@@ -183,8 +184,13 @@ class StackClock:
                               if s.region == region and s.name == name_or_id), None)
             return found
 
-    def refuse(self, region: str, operation: str, params: dict[str, list[str]]) -> str | None:
-        """The ValidationError message AWS would give for this request, or None."""
+    def refuse(self, region: str, operation: str,
+               params: dict[str, list[str]]) -> tuple[str, str] | None:
+        """(code, message) of the error AWS would give for this request, or None."""
+        if operation in ("CreateStack", "UpdateStack"):
+            lacking = capabilities.refusal(params)
+            if lacking:
+                return capabilities.CODE, lacking
         if operation != "UpdateStack":
             return None
         tracked = self._find(region, _first(params, "StackName"))
@@ -193,7 +199,8 @@ class StackClock:
         shown = tracked.status(time.monotonic())
         if shown and (shown[0].endswith("_IN_PROGRESS") or shown[0] in (
                 "ROLLBACK_COMPLETE", "CREATE_FAILED")):
-            return f"Stack:{tracked.stack_id} is in {shown[0]} state and can not be updated."
+            return ("ValidationError",
+                    f"Stack:{tracked.stack_id} is in {shown[0]} state and can not be updated.")
         return None
 
     def answered(self, region: str, operation: str, params: dict[str, list[str]],

@@ -65,6 +65,7 @@ class Deployment:
     run_id: str
     stop: threading.Event
     note: Any  # callable(region, state, note) that updates the live board
+    capabilities: tuple[str, ...] = ()  # sent with CreateStack/UpdateStack when not empty
     settled: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
@@ -183,6 +184,7 @@ def apply(dep: Deployment, region: str, out: RegionOutcome) -> None:
     if dep.stop.is_set():
         raise Interrupted(out.stack_status, wrote=False)
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in dep.parameters.items()]
+    acknowledged = {"Capabilities": list(dep.capabilities)} if dep.capabilities else {}
     if found.action is Action.REPLACE:
         dep.note(region, RegionState.RUNNING, f"deleting the {out.stack_status} stack")
         delete(dep, region, str(out.stack_id), out)
@@ -191,13 +193,14 @@ def apply(dep: Deployment, region: str, out: RegionOutcome) -> None:
         dep.note(region, RegionState.RUNNING, "CreateStack")
         answer = dep.call("create_stack", region, StackName=dep.stack_name,
                           TemplateBody=dep.template.body, Parameters=params,
-                          Tags=[{"Key": TAG, "Value": dep.run_id}])
+                          Tags=[{"Key": TAG, "Value": dep.run_id}], **acknowledged)
         out.created = True
     else:
         dep.note(region, RegionState.RUNNING, "UpdateStack: " + found.changes)
         try:
             answer = dep.call("update_stack", region, StackName=str(out.stack_id),
-                              TemplateBody=dep.template.body, Parameters=params)
+                              TemplateBody=dep.template.body, Parameters=params,
+                              **acknowledged)
         except AwsCallError as exc:
             if "No updates are to be performed" not in str(exc):
                 raise
