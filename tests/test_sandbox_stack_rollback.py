@@ -66,3 +66,32 @@ def test_failed_update_rolls_back_and_a_dry_run_would_update(kit: Any, box: Any)
     assert again[REGION].status is RegionState.DONE
     assert _template(kit, name).strip() == changed.strip()
     kit.call("cloudformation", "delete_stack", REGION, StackName=name)
+
+
+def test_a_retried_create_stack_finds_its_own_stack_and_says_so(
+        kit: Any, box: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The CreateStack bound: botocore retries a timed-out CreateStack; when the first
+    attempt had created the stack, the retry's AlreadyExists is recognised by this run's
+    tag (logged), and a stranger's stack of that name still fails the region."""
+    import threading
+
+    from geuse_nb.errors import AwsCallError
+    from geuse_nb.ops.rollout import _deploy
+    from geuse_nb.ops.rollout._template import load
+
+    name = "rt-" + uuid.uuid4().hex[:8]
+    dep = _deploy.Deployment(kit=kit, stack_name=name, template=load(rollout.template_path()),
+                             parameters={}, run_id="run" + uuid.uuid4().hex[:6],
+                             stop=threading.Event(), note=lambda *a: None)
+    first = _deploy.create(dep, REGION, [], {})  # the attempt that went through
+    with caplog.at_level("WARNING", logger="geuse_nb.ops.rollout._deploy"):
+        again = _deploy.create(dep, REGION, [], {})  # what the retry meets
+    assert again["StackId"] == first["StackId"]
+    assert any("AlreadyExists" in r.getMessage() and name in r.getMessage()
+               for r in caplog.records)
+    other = _deploy.Deployment(kit=kit, stack_name=name, template=dep.template, parameters={},
+                               run_id="another", stop=dep.stop, note=dep.note)
+    with pytest.raises(AwsCallError) as caught:
+        _deploy.create(other, REGION, [], {})
+    assert caught.value.error_code == "AlreadyExistsException"
+    kit.call("cloudformation", "delete_stack", REGION, StackName=name)

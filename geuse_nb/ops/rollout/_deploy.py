@@ -191,9 +191,7 @@ def apply(dep: Deployment, region: str, out: RegionOutcome) -> None:
         found.action = Action.CREATE
     if found.action is Action.CREATE:
         dep.note(region, RegionState.RUNNING, "CreateStack")
-        answer = dep.call("create_stack", region, StackName=dep.stack_name,
-                          TemplateBody=dep.template.body, Parameters=params,
-                          Tags=[{"Key": TAG, "Value": dep.run_id}], **acknowledged)
+        answer = create(dep, region, params, acknowledged)
         out.created = True
     else:
         dep.note(region, RegionState.RUNNING, "UpdateStack: " + found.changes)
@@ -222,6 +220,32 @@ def apply(dep: Deployment, region: str, out: RegionOutcome) -> None:
                       "resource that failed; fix the template or parameters and run again"
                       + (" (the failed stack is replaced then)" if out.stack_status
                          in DEAD_STATUSES else ""))
+
+
+def create(dep: Deployment, region: str, params: list[dict[str, str]],
+           acknowledged: dict[str, Any]) -> dict[str, Any]:
+    """``CreateStack``, safe to retry. botocore retries a read timeout, and a first attempt
+    that reached CloudFormation may have created the stack: the ``ClientRequestToken`` makes
+    AWS answer the retry with that stack, and where it answers ``AlreadyExistsException``
+    instead (moto ignores the token) a stack carrying this run's tag is recognised as the
+    one the first attempt created, with a warning, rather than failing the region."""
+    token = f"geuse-{dep.run_id}-{region}"
+    try:
+        return dep.call("create_stack", region, StackName=dep.stack_name,
+                        TemplateBody=dep.template.body, Parameters=params,
+                        Tags=[{"Key": TAG, "Value": dep.run_id}], ClientRequestToken=token,
+                        **acknowledged)
+    except AwsCallError as exc:
+        if exc.error_code != "AlreadyExistsException":
+            raise
+        stack = describe(dep, region, dep.stack_name)
+        tags = {t.get("Key"): t.get("Value") for t in (stack or {}).get("Tags") or []}
+        if stack is None or tags.get(TAG) != dep.run_id:
+            raise  # someone else's stack, created since the dry check
+        log.warning("rollout: CreateStack of %s in %s was answered AlreadyExists, by the "
+                    "stack this run's earlier attempt created (a retried timeout); going on "
+                    "with %s", dep.stack_name, region, stack.get("StackId"))
+        return {"StackId": stack.get("StackId")}
 
 
 def wait(dep: Deployment, region: str, stack_id: str, out: RegionOutcome,
