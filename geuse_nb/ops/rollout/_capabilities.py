@@ -15,7 +15,7 @@ The rule, from CloudFormation's ``CreateStack`` reference ("Capabilities"):
 (``[]``: none, and AWS refuses with ``InsufficientCapabilitiesException``). Detection reads
 the template this module's caller already parsed (``_template._parse``); a template it
 cannot read is sent with none and AWS says what it needs. It costs one walk of the
-template: ~40 µs for the bundled 3-resource sample.
+template: 26 µs for the bundled 3-resource sample on the 2-core VM.
 """
 
 from __future__ import annotations
