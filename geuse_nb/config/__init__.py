@@ -19,7 +19,8 @@ mean".
 Module-level state: ``_configured`` (what ``configure()`` set, for kits made from
 now on) and, while ``debug`` is on, one stderr handler on the ``geuse_nb`` logger.
 A package so that its helpers stay private to it: ``_parse`` (how raw values
-become typed ones) and ``_logging`` (what ``debug`` does); ``from geuse_nb.config
+become typed ones), ``_env`` (which environment names are read, and when a bare one
+is someone else's) and ``_logging`` (what ``debug`` does); ``from geuse_nb.config
 import ...`` names everything public.
 """
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -36,8 +36,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import ConfigError, UsageError, did_you_mean
+from ..errors import UsageError, did_you_mean
 from ..kinds import DEFAULT_KIND_TTLS
+from . import _env
 from ._logging import debug_logging
 from ._parse import (
     boolean,
@@ -50,7 +51,6 @@ from ._parse import (
     text,
 )
 
-log = logging.getLogger(__name__)
 KIT_BACKENDS = ("sandbox", "aws", "auto")
 RETRY_MODES = ("standard", "adaptive", "legacy")
 TUNING_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
@@ -254,44 +254,11 @@ ENV_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
 def env_names(field: str) -> tuple[str, ...]:
     """Environment variable names for ``field``, strongest first (``NO_COLOR``-style
     flags, weaker still, are in ``FIELD_META[field].flag_env``)."""
-    meta = FIELD_META[field]
-    prefixed = tuple(f"GEUSE_{n}" for n in meta.env)
-    return prefixed if meta.prefix_only else prefixed + meta.env
-
-
-_ignored: set[tuple[str, str]] = set()  # (bare name, value) already logged as someone else's
-
-
-def _theirs(field: str, name: str, raw: str) -> bool:
-    """Whether a bare (seed-style) name's value does not parse as ``field``: then it is
-    another tool's variable (``DEBUG=express:*``), ignored and logged once at DEBUG."""
-    if name.startswith("GEUSE_"):
-        return False
-    try:
-        FIELD_META[field].parse(name, raw)
-    except ConfigError as exc:
-        with _lock:
-            first = (name, raw) not in _ignored
-            _ignored.add((name, raw))
-        if first:
-            log.debug("ignoring %s=%r: not a value of setting %s (%s); set GEUSE_%s to "
-                      "configure it", name, raw, field, exc.expected, name)
-        return True
-    return False
+    return _env.names(FIELD_META[field])
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
-    found: dict[str, tuple[str, Any]] = {}
-    for field, meta in FIELD_META.items():
-        for name in env_names(field):
-            if name in environ and not _theirs(field, name, environ[name]):
-                found[field] = (name, environ[name])
-                break
-        else:
-            flag = next((n for n in meta.flag_env if environ.get(n)), None)
-            if flag:
-                found[field] = (flag, True)
-    return found
+    return _env.read(environ, FIELD_META)
 
 
 def settings_table() -> str:
