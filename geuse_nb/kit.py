@@ -8,6 +8,7 @@ module-level ``init()``/``get_kit()`` keep one default Kit, which the
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,7 +18,7 @@ from . import shared
 from .aws.backend import Backend, aws_credentials_available, aws_region
 from .config import Settings, debug_logging, resolve_settings
 from .errors import UsageError
-from .observe.metrics import Recorder
+from .observe.metrics import Recorder, expecting
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -116,24 +117,33 @@ class Kit:
     @overload
     def call(self, service: str, operation: str, region: str | None = None, *,
              ttl: float | None = None, refresh: bool = False, kind: str | None = None,
-             frame: Literal[False] = False, **params: Any) -> dict[str, Any]: ...
+             frame: Literal[False] = False, expect: Iterable[str] = (),
+             **params: Any) -> dict[str, Any]: ...
 
     @overload
     def call(self, service: str, operation: str, region: str | None = None, *,
              ttl: float | None = None, refresh: bool = False, kind: str | None = None,
-             frame: Literal[True], **params: Any) -> pd.DataFrame: ...
+             frame: Literal[True], expect: Iterable[str] = (),
+             **params: Any) -> pd.DataFrame: ...
 
     def call(self, service: str, operation: str, region: str | None = None, *,
              ttl: float | None = None, refresh: bool = False, kind: str | None = None,
-             frame: bool = False, **params: Any) -> dict[str, Any] | pd.DataFrame:
+             frame: bool = False, expect: Iterable[str] = (),
+             **params: Any) -> dict[str, Any] | pd.DataFrame:
         """One AWS call: cached for reads, paginated and merged, recorded. With
-        ``frame=True``, the response's main list as a DataFrame (as ``records``)."""
+        ``frame=True``, the response's main list as a DataFrame (as ``records``).
+
+        ``expect=("ValidationError",)``: error codes this call expects (a not-found probe);
+        the error is still raised, but its ``api_calls`` row is marked ``expected`` and the
+        report counts it as "expected not found", not as an error."""
         self._check_open()
-        if frame:
-            return self._calls.records(service, operation, region, ttl=ttl, refresh=refresh,
-                                       kind=kind, **params)
-        return self._calls.call(service, operation, region, ttl=ttl, refresh=refresh,
-                                kind=kind, **params)
+        codes = _expected_codes(expect)
+        with expecting(codes) if codes else contextlib.nullcontext():
+            if frame:
+                return self._calls.records(service, operation, region, ttl=ttl,
+                                           refresh=refresh, kind=kind, **params)
+            return self._calls.call(service, operation, region, ttl=ttl, refresh=refresh,
+                                    kind=kind, **params)
 
     def records(self, service: str, operation: str, region: str | None = None,
                 **params: Any) -> pd.DataFrame:
@@ -310,6 +320,19 @@ def _restore_kit(name: str, settings: Settings, backend: Backend) -> Kit:
 # ---------------------------------------------------------------- default kit
 _default: Kit | None = None
 _default_lock = threading.Lock()
+
+
+def _expected_codes(expect: object) -> frozenset[str]:
+    """``Kit.call(expect=...)`` as a set of error codes; ``UsageError`` before any request."""
+    if isinstance(expect, str):
+        expect = (expect,)
+    codes: frozenset[object] = (frozenset(expect) if isinstance(expect, Iterable)
+                                else frozenset({expect}))
+    if not all(isinstance(c, str) and c for c in codes):
+        raise UsageError(f"expect={expect!r} is not a list of AWS error codes",
+                         suggestion="pass the codes the call expects, e.g. "
+                                    "expect=('ValidationError',) or expect='NoSuchEntity'")
+    return frozenset(str(c) for c in codes)
 
 
 def init(name: str = "geuse", *, backend: str | None = None, **settings: Any) -> Kit:

@@ -9,6 +9,7 @@ code lists mirror botocore's standard retry mode (``botocore/retries/standard.py
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import AwsCallError
@@ -136,6 +137,11 @@ def suggest_for_code(code: str | None, service: str, operation: str, region: str
                 "ec2.describe_instance_type_offerings lists the types offered there")
     if code in TRANSIENT_CODES:
         return "a transient AWS server error: retrying usually succeeds"
+    if code == "InsufficientCapabilitiesException":
+        needed = re.findall(r"capability_[a-z_]+", message) or ["capability_iam"]
+        said = ", ".join(f"'{c.upper()}'" for c in needed)
+        return (f"the template needs {said}: pass capabilities=[{said}] to rollout.run "
+                f"(or None to detect them), or Capabilities=[{said}] to {api}")
     return ""
 
 

@@ -9,14 +9,18 @@ declaration, so a new setting is one field, not five parallel tables.
 
 Environment names are the bash suite's (``CACHE_DIR``, ``PARALLEL_MAX_WORKERS``…),
 each also readable as ``GEUSE_<NAME>``, which wins; geuse-only names too generic
-to claim bare are read only with the prefix. A bad value raises ``ConfigError``
-naming the variable, the value and the expected form; an unknown setting or
-cache kind gets "did you mean".
+to claim bare are read only with the prefix. A bad ``GEUSE_`` value raises
+``ConfigError`` naming the variable, the value and the expected form; a bare name
+whose value does not parse belongs to some other tool (``DEBUG=express:*`` is the
+``debug`` npm package's, set by many Node tools) and is ignored, with one DEBUG
+line in the log per name and value. An unknown setting or cache kind gets "did you
+mean".
 
 Module-level state: ``_configured`` (what ``configure()`` set, for kits made from
 now on) and, while ``debug`` is on, one stderr handler on the ``geuse_nb`` logger.
 A package so that its helpers stay private to it: ``_parse`` (how raw values
-become typed ones) and ``_logging`` (what ``debug`` does); ``from geuse_nb.config
+become typed ones), ``_env`` (which environment names are read, and when a bare one
+is someone else's) and ``_logging`` (what ``debug`` does); ``from geuse_nb.config
 import ...`` names everything public.
 """
 
@@ -34,6 +38,7 @@ from typing import Any
 
 from ..errors import UsageError, did_you_mean
 from ..kinds import DEFAULT_KIND_TTLS
+from . import _env
 from ._logging import debug_logging
 from ._parse import (
     boolean,
@@ -249,29 +254,18 @@ ENV_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
 def env_names(field: str) -> tuple[str, ...]:
     """Environment variable names for ``field``, strongest first (``NO_COLOR``-style
     flags, weaker still, are in ``FIELD_META[field].flag_env``)."""
-    meta = FIELD_META[field]
-    prefixed = tuple(f"GEUSE_{n}" for n in meta.env)
-    return prefixed if meta.prefix_only else prefixed + meta.env
+    return _env.names(FIELD_META[field])
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
-    found: dict[str, tuple[str, Any]] = {}
-    for field, meta in FIELD_META.items():
-        for name in env_names(field):
-            if name in environ:
-                found[field] = (name, environ[name])
-                break
-        else:
-            flag = next((n for n in meta.flag_env if environ.get(n)), None)
-            if flag:
-                found[field] = (flag, True)
-    return found
+    return _env.read(environ, FIELD_META)
 
 
 def settings_table() -> str:
     """The README's settings table, rendered from the declarations (a test checks that
     README.md contains exactly this)."""
-    rows = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    rows = ["| setting | environment: `GEUSE_` name (strict), bare name (ignored when its value "
+            "does not parse) | default | meaning |", "|---|---|---|---|"]
     for f in dataclasses.fields(Settings):
         meta: Meta = f.metadata[_KEY]
         names = ", ".join(f"`{n}`" for n in (*env_names(f.name), *meta.flag_env))

@@ -20,12 +20,24 @@ if TYPE_CHECKING:
 
 def error_attempts(calls: pd.DataFrame) -> pd.Series:
     """THE rule for "this API attempt was an error": an error code, or an HTTP status
-    ≥ 400. One boolean per ``api_calls`` row (cache hits have neither, so are never
-    errors). Metrics summaries, the report and the CloudWatch/EMF export all use it."""
+    ≥ 400, unless the call expected that answer (``expected``: a not-found probe's
+    not-found, see ``metrics.expecting``). One boolean per ``api_calls`` row (cache hits
+    have neither, so are never errors). Metrics summaries, the report and the
+    CloudWatch/EMF export all use it."""
     import pandas as pd
 
     status = pd.to_numeric(calls["http_status"], errors="coerce").fillna(0)
-    return calls["error_code"].notna() | (status >= 400)
+    return (calls["error_code"].notna() | (status >= 400)) & ~expected_attempts(calls)
+
+
+def expected_attempts(calls: pd.DataFrame) -> pd.Series:
+    """One boolean per ``api_calls`` row: an answer the call declared it expected (the
+    report's "expected not found"); False for frames recorded before the column existed."""
+    import pandas as pd
+
+    if "expected" not in calls.columns:
+        return pd.Series(False, index=calls.index)
+    return calls["expected"].fillna(False).astype(bool)
 
 
 def api_call_groups(calls: pd.DataFrame) -> Iterator[tuple[str, str, str, pd.DataFrame]]:

@@ -13,6 +13,7 @@ lines are ``emf.py``; sending to CloudWatch needs a client, so it is the AWS lay
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import itertools
 import threading
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 TABLES: dict[str, tuple[str, ...]] = {
     "api_calls": ("time", "service", "operation", "region", "latency", "attempt",
-                  "http_status", "error_code", "retried", "cache_hit"),
+                  "http_status", "error_code", "retried", "cache_hit", "expected"),
     "operations": ("time", "name", "category", "seconds", "ok", "error"),
     "counters": ("time", "name", "value"),
     "gauges": ("time", "name", "value"),
@@ -52,9 +53,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [  # the analysis functions are re-exported: callers read them as metrics.*
     "DEFAULT_BUCKETS_MS", "SHIPPED_TABLES", "SUMMARY_COLUMNS", "TABLES", "Recorder",
-    "error_attempts", "latency_histogram", "latency_summary", "recording_disabled",
-    "worker_rows",
+    "error_attempts", "expecting", "latency_histogram", "latency_summary",
+    "recording_disabled", "worker_rows",
 ]
+
+# The AWS error codes the calls made in this context expect (a not-found probe expects
+# its not-found): ``record_api_call`` marks such an attempt ``expected``, which keeps its
+# HTTP status and code but is not an error (``analysis.error_attempts``). A context
+# variable, so the botocore hook that records the attempt (same thread) needs no new
+# argument, and each thread and task has its own.
+_EXPECTED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "geuse_nb_expected_codes", default=frozenset())
+
+
+@contextlib.contextmanager
+def expecting(codes: frozenset[str]) -> Iterator[None]:
+    """Within the block, attempts answered with one of ``codes`` are recorded as expected
+    answers (``api_calls.expected``), not errors. Nests: the codes add up."""
+    token = _EXPECTED.set(_EXPECTED.get() | codes)
+    try:
+        yield
+    finally:
+        _EXPECTED.reset(token)
 
 
 # Tables whose rows a worker ships home (``resources`` stays: a worker's CPU samples are
@@ -184,13 +204,15 @@ class Recorder:
         retried: bool = False,
         cache_hit: bool = False,
     ) -> None:
-        """One HTTP attempt (or one cache hit, with ``cache_hit=True`` and no request)."""
+        """One HTTP attempt (or one cache hit, with ``cache_hit=True`` and no request);
+        ``expected`` when its error code is one the call declared (``expecting``)."""
         if self.enabled:
             self._tables["api_calls"].append({
                 "time": time.time(), "service": service, "operation": operation,
                 "region": region, "latency": latency, "attempt": attempt,
                 "http_status": http_status, "error_code": error_code, "retried": retried,
                 "cache_hit": cache_hit,
+                "expected": error_code is not None and error_code in _EXPECTED.get(),
             })
 
     def count(self, name: str, n: float = 1) -> float:

@@ -24,6 +24,7 @@ from .awserror import SERVER_ERRORS, RequestInfo, error_response, throttle
 from .counters import Counters
 from .market import MarketError, Query, SpotMarket, to_xml
 from .network import NetworkModel
+from .stack_rollback import UpdateRollback
 from .stacks import StackClock
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class SandboxApp:
         self.info = dict(info)
         self.counters = Counters()
         self.stacks = StackClock()  # CloudFormation provisioning time and failures
+        self.rollback = UpdateRollback(self._call_moto)  # failed updates: last good template
         self.tracker = ConnectionTracker()
         self.moto_ready = threading.Event()
         self.warm = threading.Event()  # every region's backend started
@@ -206,12 +208,18 @@ class SandboxApp:
         cfn = info.service == "cloudformation"
         refused = self.stacks.refuse(region, info.operation, info.params) if cfn else None
         if refused:
-            return error_response(info, 400, "ValidationError", refused)
+            return error_response(info, 400, *refused)
         known = self.stacks.validated(info.operation, info.params,
                                       lambda: self._moto_answer(info, environ)) if cfn else None
         if known:
             return known
-        return self._moto_answer(info, environ, cfn=cfn, region=region)
+        good = None  # a failing update: the stack as it was, to roll back to
+        if cfn and info.operation == "UpdateStack" and self.stacks.timing(region).fail:
+            good = self.rollback.last_good(region, info.param("StackName") or "")
+        answer = self._moto_answer(info, environ, cfn=cfn, region=region)
+        if good is not None and answer[0].startswith("2"):
+            self.rollback.restore(region, good)
+        return answer
 
     def _moto_answer(self, info: RequestInfo, environ: dict[str, Any], *, cfn: bool = False,
                      region: str = "") -> tuple[str, list[tuple[str, str]], bytes]:

@@ -10,8 +10,8 @@ provisioning time and whether stacks fail (``Sandbox.set_stacks``), notes every 
   no outputs (as AWS shows a stack still provisioning);
 - then moto's own answer, or with ``fail=True`` what AWS shows after a failed resource:
   ``ROLLBACK_COMPLETE`` (``CREATE_FAILED`` when the stack was created with
-  ``DisableRollback``) or ``UPDATE_ROLLBACK_COMPLETE``, with a ``StackStatusReason`` and
-  no outputs.
+  ``DisableRollback``; no outputs) or ``UPDATE_ROLLBACK_COMPLETE``, with a
+  ``StackStatusReason``.
 
 As on AWS, ``UpdateStack`` of a stack that is still in progress, or in ``ROLLBACK_COMPLETE``,
 is refused with a ``ValidationError``. Every other call (EC2, ``GetTemplate``, deletes, ...) is
@@ -22,8 +22,9 @@ Deletes stay instant.
 1.2–1.4 s of CPU per call on the 2-core VM (AWS answers in ~0.1 s), and its answer depends
 on the template only, so a rollout validating in 16 regions would spend ~20 s there.
 
-A failed update is only presented as rolled back: moto keeps the new template
-(``GetTemplate`` returns it), which a rollout's dry run would then read as deployed.
+A failed update is rolled back for real (``stack_rollback``): moto is updated back to the
+previous template and parameters, so ``GetTemplate`` and a rollout's dry run see the last
+good stack, and ``UPDATE_ROLLBACK_COMPLETE`` keeps that stack's outputs, as on AWS.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import SandboxError
+from . import capabilities
 
 NS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 _STACK_ID = re.compile(rb"<StackId>([^<]+)</StackId>")
@@ -183,8 +185,13 @@ class StackClock:
                               if s.region == region and s.name == name_or_id), None)
             return found
 
-    def refuse(self, region: str, operation: str, params: dict[str, list[str]]) -> str | None:
-        """The ValidationError message AWS would give for this request, or None."""
+    def refuse(self, region: str, operation: str,
+               params: dict[str, list[str]]) -> tuple[str, str] | None:
+        """(code, message) of the error AWS would give for this request, or None."""
+        if operation in ("CreateStack", "UpdateStack"):
+            lacking = capabilities.refusal(params)
+            if lacking:
+                return capabilities.CODE, lacking
         if operation != "UpdateStack":
             return None
         tracked = self._find(region, _first(params, "StackName"))
@@ -193,7 +200,8 @@ class StackClock:
         shown = tracked.status(time.monotonic())
         if shown and (shown[0].endswith("_IN_PROGRESS") or shown[0] in (
                 "ROLLBACK_COMPLETE", "CREATE_FAILED")):
-            return f"Stack:{tracked.stack_id} is in {shown[0]} state and can not be updated."
+            return ("ValidationError",
+                    f"Stack:{tracked.stack_id} is in {shown[0]} state and can not be updated.")
         return None
 
     def answered(self, region: str, operation: str, params: dict[str, list[str]],
@@ -258,8 +266,8 @@ class StackClock:
                 member.insert(list(member).index(status) + 1, reason)
             reason.text = shown[1]
             outputs = member.find(f"{{{NS}}}Outputs")
-            if outputs is not None:
-                member.remove(outputs)
+            if outputs is not None and shown[0] != "UPDATE_ROLLBACK_COMPLETE":
+                member.remove(outputs)  # the rolled-back stack keeps its last good outputs
             changed = True
         if not changed:
             return payload

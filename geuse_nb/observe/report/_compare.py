@@ -18,7 +18,8 @@ HEADLINE = (("wall_s", "wall time (s)"), ("aws_serial_s", "in AWS requests, seri
             ("aws_in_flight_s", "with a request in flight (s)"),
             ("parallel_saved_s", "saved by parallelism (s)"), ("api_calls", "API requests"),
             ("cache_hits", "cache hits"), ("cache_saved_wall_s", "saved by cache, wall (s)"),
-            ("errors", "errors"), ("retried", "retried attempts"), ("jobs", "jobs"),
+            ("errors", "errors"), ("expected_not_found", "expected not found"),
+            ("retried", "retried attempts"), ("jobs", "jobs"),
             ("jobs_failed", "jobs failed or timed out"), ("p50_ms", "request p50 (ms)"),
             ("p95_ms", "request p95 (ms)"))
 OP_FIGURES = (("requests", "requests"), ("cache hits", "cache hits"), ("p50 (ms)", "p50 (ms)"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from ..analysis import error_attempts
+from ..analysis import error_attempts, expected_attempts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 @dataclasses.dataclass
 class RunData:
     calls: pd.DataFrame      # every api_calls row + start_s, end_s, hit, err, op, region
+    #                        (expected: an answer the call declared, not an error)
     requests: pd.DataFrame   # the rows that were real requests (not cache hits)
     hits: pd.DataFrame       # the cache hits
     ops: pd.DataFrame        # timers (operations table)
@@ -85,6 +86,7 @@ def read(recorder: Any) -> RunData:
             end_s=end, start_s=end - latency, latency=latency,
             hit=calls["cache_hit"].fillna(False).astype(bool).to_numpy(),
             err=error_attempts(calls).to_numpy(),
+            expected=expected_attempts(calls).to_numpy(),
             region=calls["region"].fillna("default").astype(str),
             op=calls["service"].astype(str) + "." + calls["operation"].astype(str))
         starts.append(float(np.nanmin(calls["start_s"])))

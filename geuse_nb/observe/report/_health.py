@@ -140,7 +140,9 @@ def errors_table(data: RunData, suggest: Suggest | None) -> pd.DataFrame:
 def errors_section(table: pd.DataFrame) -> Section:
     return frame_section("errors", "Errors and what to do", table,
                          "API attempts that failed (throttled, denied, server errors), failed "
-                         "timers, and jobs that failed or timed out." if len(table) else "",
+                         "timers, and jobs that failed or timed out. Answers a call expected "
+                         "(a probe's not-found) are not errors: the summary counts them as "
+                         "expected not found." if len(table) else "",
                          nodata="no errors")
 
 

@@ -72,6 +72,7 @@ def headline(data: RunData) -> dict[str, Any]:
         "api_calls": len(req),
         "cache_hits": len(data.hits),
         "errors": int(req["err"].sum()) if len(req) else 0,
+        "expected_not_found": int(req["expected"].sum()) if len(req) else 0,
         "retried": int(req["retried"].fillna(False).astype(bool).sum()) if len(req) else 0,
         "cache_saved_serial_s": cache_serial,
         "cache_saved_wall_s": cache_wall,
@@ -154,7 +155,9 @@ def summary_section(head: dict[str, Any], findings: list[str], start: str | None
             ("saved by parallelism", _s(par)), ("API requests", f"{head['api_calls']:,}"),
             ("cache hits (no request)", f"{head['cache_hits']:,}"),
             ("saved by cache (wall-clock)", _s(head["cache_saved_wall_s"])),
-            ("errors", f"{head['errors']:,}"), ("retried attempts", f"{head['retried']:,}"),
+            ("errors", f"{head['errors']:,}"),
+            ("expected not found", f"{head.get('expected_not_found', 0):,}"),
+            ("retried attempts", f"{head['retried']:,}"),
             ("jobs", f"{head['jobs']:,}")]
     cards = "".join(f'<div class="kpi">{html.escape(k)}<b>{html.escape(v)}</b></div>'
                     for k, v in kpis)

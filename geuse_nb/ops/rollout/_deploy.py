@@ -41,6 +41,8 @@ OK_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"
 DEAD_STATUSES = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED",
                            "DELETE_FAILED"})
 TAG = "geuse:rollout"
+# CloudFormation answers DescribeStacks of a stack that does not exist with this code.
+NOT_FOUND_CODES = ("ValidationError",)
 
 
 class Interrupted(Exception):  # a control-flow signal, not an error
@@ -63,6 +65,7 @@ class Deployment:
     run_id: str
     stop: threading.Event
     note: Any  # callable(region, state, note) that updates the live board
+    capabilities: tuple[str, ...] = ()  # sent with CreateStack/UpdateStack when not empty
     settled: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
@@ -85,6 +88,12 @@ class Deployment:
     def read(self, operation: str, region: str, **params: Any) -> dict[str, Any]:
         return self.kit.call("cloudformation", operation, region, refresh=True, **params)
 
+    def probe(self, operation: str, region: str, **params: Any) -> dict[str, Any]:
+        """A read whose not-found answer (CloudFormation's ``ValidationError`` "does not
+        exist") is expected: recorded as such, not as an API error."""
+        return self.kit.call("cloudformation", operation, region, refresh=True,
+                             expect=NOT_FOUND_CODES, **params)
+
 
 # ---------------------------------------------------------------- reads
 def validate(dep: Deployment, region: str) -> None:
@@ -99,7 +108,7 @@ def _missing(exc: AwsCallError) -> bool:
 def describe(dep: Deployment, region: str, stack: str) -> dict[str, Any] | None:
     """The stack (by name or id), or None when there is none."""
     try:
-        stacks = dep.read("describe_stacks", region, StackName=stack).get("Stacks") or []
+        stacks = dep.probe("describe_stacks", region, StackName=stack).get("Stacks") or []
     except AwsCallError as exc:
         if _missing(exc):
             return None
@@ -175,21 +184,21 @@ def apply(dep: Deployment, region: str, out: RegionOutcome) -> None:
     if dep.stop.is_set():
         raise Interrupted(out.stack_status, wrote=False)
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in dep.parameters.items()]
+    acknowledged = {"Capabilities": list(dep.capabilities)} if dep.capabilities else {}
     if found.action is Action.REPLACE:
         dep.note(region, RegionState.RUNNING, f"deleting the {out.stack_status} stack")
         delete(dep, region, str(out.stack_id), out)
         found.action = Action.CREATE
     if found.action is Action.CREATE:
         dep.note(region, RegionState.RUNNING, "CreateStack")
-        answer = dep.call("create_stack", region, StackName=dep.stack_name,
-                          TemplateBody=dep.template.body, Parameters=params,
-                          Tags=[{"Key": TAG, "Value": dep.run_id}])
+        answer = create(dep, region, params, acknowledged)
         out.created = True
     else:
         dep.note(region, RegionState.RUNNING, "UpdateStack: " + found.changes)
         try:
             answer = dep.call("update_stack", region, StackName=str(out.stack_id),
-                              TemplateBody=dep.template.body, Parameters=params)
+                              TemplateBody=dep.template.body, Parameters=params,
+                              **acknowledged)
         except AwsCallError as exc:
             if "No updates are to be performed" not in str(exc):
                 raise
@@ -211,6 +220,32 @@ def apply(dep: Deployment, region: str, out: RegionOutcome) -> None:
                       "resource that failed; fix the template or parameters and run again"
                       + (" (the failed stack is replaced then)" if out.stack_status
                          in DEAD_STATUSES else ""))
+
+
+def create(dep: Deployment, region: str, params: list[dict[str, str]],
+           acknowledged: dict[str, Any]) -> dict[str, Any]:
+    """``CreateStack``, safe to retry. botocore retries a read timeout, and a first attempt
+    that reached CloudFormation may have created the stack: the ``ClientRequestToken`` makes
+    AWS answer the retry with that stack, and where it answers ``AlreadyExistsException``
+    instead (moto ignores the token) a stack carrying this run's tag is recognised as the
+    one the first attempt created, with a warning, rather than failing the region."""
+    token = f"geuse-{dep.run_id}-{region}"
+    try:
+        return dep.call("create_stack", region, StackName=dep.stack_name,
+                        TemplateBody=dep.template.body, Parameters=params,
+                        Tags=[{"Key": TAG, "Value": dep.run_id}], ClientRequestToken=token,
+                        **acknowledged)
+    except AwsCallError as exc:
+        if exc.error_code != "AlreadyExistsException":
+            raise
+        stack = describe(dep, region, dep.stack_name)
+        tags = {t.get("Key"): t.get("Value") for t in (stack or {}).get("Tags") or []}
+        if stack is None or tags.get(TAG) != dep.run_id:
+            raise  # someone else's stack, created since the dry check
+        log.warning("rollout: CreateStack of %s in %s was answered AlreadyExists, by the "
+                    "stack this run's earlier attempt created (a retried timeout); going on "
+                    "with %s", dep.stack_name, region, stack.get("StackId"))
+        return {"StackId": stack.get("StackId")}
 
 
 def wait(dep: Deployment, region: str, stack_id: str, out: RegionOutcome,

@@ -49,6 +49,8 @@ class RolloutResult:
     rolled_back: bool = False
     interrupted: bool = False
     peak_concurrency: dict[int, int] = dataclasses.field(default_factory=dict)
+    capabilities: tuple[str, ...] = ()  # sent with CreateStack/UpdateStack
+    capabilities_detected: bool = True  # from the template (False: as the caller gave them)
 
     # ------------------------------------------------------------ reading
     def __getitem__(self, region: str) -> RegionOutcome:
@@ -96,7 +98,7 @@ class RolloutResult:
             df[col] = pd.to_datetime(df[col], unit="s", utc=True)
         df.attrs.update(stack_name=self.stack_name, applied=self.applied,
                         stopped=self.stopped, rolled_back=self.rolled_back,
-                        interrupted=self.interrupted)
+                        interrupted=self.interrupted, capabilities=list(self.capabilities))
         return df
 
     def describe(self) -> str:
@@ -104,7 +106,9 @@ class RolloutResult:
         kind = "rollout" if self.applied else "dry run"
         counts = ", ".join(f"{n} {s}" for s, n in self.counts.items())
         took = f" in {self.seconds:.1f} s" if self.seconds is not None else ""
-        tail = ""
+        how = "detected" if self.capabilities_detected else "given"
+        tail = (f" · capabilities {', '.join(self.capabilities)} ({how})" if self.capabilities
+                else "" if self.capabilities_detected else " · no capabilities (given)")
         if self.interrupted:
             tail += " · interrupted"
         if self.stopped:

@@ -31,12 +31,13 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ...errors import AwsCallError, UsageError
 from . import _deploy
+from ._capabilities import check as check_capabilities
 from ._model import BOARD_STYLES, RegionOutcome, RegionState
 from ._plan import Plan
 from ._result import RolloutResult, record_jobs
@@ -97,15 +98,23 @@ def _check(plan: object, stack_name: object, parameters: object, apply: object,
 def run(kit: Kit, plan: Plan, template: str | os.PathLike[str], *, stack_name: str,
         parameters: Mapping[str, Any] | None = None, apply: bool = False,
         on_failure: str = "stop", gate: Callable[[RolloutResult], Any] | None = None,
-        bake_seconds: float = 0) -> RolloutResult:
-    """Dry-run (default) or apply ``plan`` for one stack; see the module docstring."""
+        bake_seconds: float = 0,
+        capabilities: Sequence[str] | None = None) -> RolloutResult:
+    """Dry-run (default) or apply ``plan`` for one stack; see the module docstring.
+
+    ``capabilities``: ``None`` sends what the template needs (IAM resources →
+    ``CAPABILITY_IAM``, named ones → ``CAPABILITY_NAMED_IAM``, macros →
+    ``CAPABILITY_AUTO_EXPAND``); a list is sent as given. The result shows them."""
     _check(plan, stack_name, parameters, apply, on_failure, gate, bake_seconds)
+    given = check_capabilities(capabilities)
     tpl = load(template)
     values = tpl.parameters(parameters)
     for region in plan.regions:
         kit.pool.check_region(region, "cloudformation")
     return _Run(kit, plan, tpl, stack_name, values, apply=apply, on_failure=on_failure,
-                gate=gate, bake_seconds=float(bake_seconds)).go()
+                gate=gate, bake_seconds=float(bake_seconds),
+                capabilities=tpl.needs if given is None else given,
+                detected=given is None).go()
 
 
 class _Run:
@@ -113,7 +122,8 @@ class _Run:
 
     def __init__(self, kit: Kit, plan: Plan, tpl: Any, stack_name: str,
                  values: dict[str, str], *, apply: bool, on_failure: str,
-                 gate: Callable[[RolloutResult], Any] | None, bake_seconds: float) -> None:
+                 gate: Callable[[RolloutResult], Any] | None, bake_seconds: float,
+                 capabilities: tuple[str, ...] = (), detected: bool = True) -> None:
         self.kit = kit
         self.plan = plan
         self.apply = apply
@@ -122,11 +132,14 @@ class _Run:
         self.bake_seconds = bake_seconds
         self.stop = threading.Event()
         self.outcomes = {r: RegionOutcome(r, plan.wave_of(r)) for r in plan.regions}
-        self.result = RolloutResult(stack_name, plan, apply, list(self.outcomes.values()))
+        self.result = RolloutResult(stack_name, plan, apply, list(self.outcomes.values()),
+                                    capabilities=capabilities,
+                                    capabilities_detected=detected)
         self.board: Any = None
         self.dep = _deploy.Deployment(kit=kit, stack_name=stack_name, template=tpl,
                                       parameters=values, run_id=uuid.uuid4().hex[:12],
-                                      stop=self.stop, note=self._note)
+                                      stop=self.stop, note=self._note,
+                                      capabilities=capabilities)
 
     # ------------------------------------------------------------ board
     def _note(self, region: str, state: str, note: str = "") -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UsageError, did_you_mean
+from ._capabilities import detect
 
 MAX_BODY_BYTES = 51_200  # CloudFormation's limit for TemplateBody
 _SUFFIXES = (".yaml", ".yml", ".json", ".template", ".txt")
@@ -49,6 +50,7 @@ class Template:
     body: str
     source: str  # the path, or "<text>"
     declared: dict[str, str | None] | None  # parameter → default; None when unreadable
+    needs: tuple[str, ...] = ()  # the Capabilities it needs (``_capabilities.detect``)
 
     def parameters(self, given: Mapping[str, Any] | None) -> dict[str, str]:
         """The full parameter values a deploy sets: defaults, overridden by ``given``."""
@@ -102,11 +104,11 @@ def load(template: str | os.PathLike[str]) -> Template:
         raise UsageError(f"the template {source} is {size:,} bytes; TemplateBody allows "
                          f"{MAX_BODY_BYTES:,}", suggestion="shorten it (or upload it to S3 and "
                                                            "deploy with TemplateURL yourself)")
-    return Template(body=body, source=source, declared=_declared(body))
-
-
-def _declared(body: str) -> dict[str, str | None] | None:
     doc = _parse(body)
+    return Template(body=body, source=source, declared=_declared(doc), needs=detect(doc, body))
+
+
+def _declared(doc: Any) -> dict[str, str | None] | None:
     if not isinstance(doc, dict):
         return None
     params = doc.get("Parameters") or {}
