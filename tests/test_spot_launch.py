@@ -179,6 +179,17 @@ def test_watch_reports_an_instance_ended_by_someone_else(kit: Any, box: Sandbox)
     assert events["event"].tolist() == ["ended"]  # not replaced, and nothing left to watch
 
 
+def test_watch_keeps_going_through_throttled_polls(kit: Any, box: Sandbox) -> None:
+    run = spot.launch(kit, _choice(POOLS[2:3]), count=1)
+    box.set_faults(region="us-east-1", throttle_rate=1.0)
+    try:
+        events = spot.watch(kit, run, timeout=0.5, poll=0.05)  # returns at its timeout
+    finally:
+        box.clear_faults()
+    assert events.empty and (run.instances["state"] == "running").all()
+    assert spot.terminate(kit, run)["state"].tolist() == ["terminated"]
+
+
 @pytest.mark.parametrize("change, said", [
     ({"count": 0}, "count=0"),
     ({"choice": _choice().iloc[:0]}, "the choice is empty"),

@@ -1,6 +1,7 @@
 """Reading a launch's instances back: by id or by its ``geuse:launch`` tag, and waiting for a
 state. Every read passes ``refresh=True``: the call path caches describe answers, and an
-instance's state is exactly what must not come from a cache.
+instance's state is exactly what must not come from a cache (only when a read is throttled
+may the call path's stale-if-error serve the last answer, which delays a change by a poll).
 
 Waiting polls with ``kit.call`` rather than boto3's waiters, so every request is recorded
 and counted like the rest (the waiters call the client directly and sleep 15 s between

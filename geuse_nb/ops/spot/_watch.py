@@ -11,7 +11,9 @@ instance someone else stopped or terminated is reported, not replaced. When no p
 capacity the interruption stays pending and is retried at each poll.
 
 It returns after ``timeout`` seconds, after ``replacements`` replacements, or when nothing is
-left to watch; Ctrl-C returns what it has (a ``stopped`` row last). Measured on the sandbox
+left to watch; Ctrl-C, or a poll failing with an error a retry cannot fix (denied, expired
+credentials), returns what it has with a ``stopped`` row last; a throttled or transient poll
+is logged and the next one tried. Measured on the sandbox
 (RTT 0, poll 0.05 s, 8 runs): interrupt → replacement running in 0.024–0.092 s, 3 requests
 (a describe, the RunInstances, the describe of the wait); on AWS the poll interval and
 pending → running (~10 s) dominate.
@@ -23,7 +25,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from ...errors import UsageError
+from ...errors import AwsCallError, UsageError
 from ._instances import refresh_states, wait_for
 from ._launch import Launch, fill
 from ._outcomes import COLUMNS_EVENTS, LIVE_STATES, SPOT_INTERRUPTION_REASON, WatchEvent
@@ -149,7 +151,15 @@ def watch(kit: Kit, launch: Launch, *, timeout: float, replacements: int | None 
     deadline = time.monotonic() + timeout
     try:
         while True:
-            watcher.poll_once()
+            try:
+                watcher.poll_once()
+            except AwsCallError as exc:  # a poll that failed: what was seen is kept
+                if not exc.retryable:
+                    watcher.event(None, WatchEvent.STOPPED,
+                                  note=f"{exc.error_code}: {exc.suggestion}")
+                    break
+                log.warning("watch %s: a poll failed (%s); next poll in %.1f s", launch.id,
+                            exc.error_code, poll)
             left = deadline - time.monotonic()
             if watcher.finished or left <= 0:
                 break
