@@ -134,7 +134,11 @@ def test_run_the_spot_runbook(tmp_path: Path, kernel_env: None) -> None:
                            "--html"], capture_output=True, text=True, timeout=280,
                           check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert external_references((tmp_path / "01_spot_selection.html").read_text()) == []
+    page = (tmp_path / "01_spot_selection.html").read_text()
+    assert external_references(page) == []
+    # the exported page shows the launch's attempts table: the pick's empty pool, then more
+    assert "InsufficientInstanceCapacity" in page and "no_capacity" in page
+    assert "Server.SpotInstanceTermination" in page  # and the interruption it recovered
     bad = subprocess.run([COMMAND, "run", str(SPOT), "-p", "days", "0", "--out",
                           str(tmp_path / "bad")], capture_output=True, text=True,
                          timeout=280, check=False)

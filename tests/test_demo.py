@@ -79,6 +79,12 @@ def test_each_page_opens_offline(demo: tuple[Path, str], book: Path, tmp_path: P
         assert not states, f"a board ended with rows {states}"
     plots = re.findall(r'<img[^>]+src="data:image/png;base64,', dom)
     assert plots, "no plot on the page"
+    if book.stem == "01_spot_selection":  # the launch's attempts table, as the browser shows it
+        text = re.sub(r"<[^>]+>", " ", dom)
+        assert re.search(r"asked\s+launched\s+outcome\s+error_code\s+seconds\s+message",
+                         text), "the attempts table is not on the page"
+        assert re.search(r"\bno_capacity\s+InsufficientInstanceCapacity\b", text), \
+            "the attempts table does not show the pick's capacity error"
     assert_not_blank(seen["pixels"], min_inked=0.02)
 
 

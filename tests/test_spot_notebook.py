@@ -1,5 +1,7 @@
 """Runbook 01 in a real kernel: a cold run, then the whole notebook again in the same kernel
-at RTT 60 ms; the warm rerun makes zero AWS requests (the sandbox's own counters)."""
+at RTT 60 ms; the warm rerun makes zero AWS requests (the sandbox's own counters). Each run
+also launches with failover (the pick's pool empty), recovers an interruption and terminates
+everything; the report shows the attempts table."""
 
 from __future__ import annotations
 
@@ -23,7 +25,11 @@ def _parameters(nb: nbformat.NotebookNode, **values: object) -> None:
 
 PROBE = ("import json; print(json.dumps({'requests': fetch_requests, 'seconds': fetch_seconds,"
          " 'rerun_seconds': rerun_seconds, 'sandbox': kit.sandbox.url,"
-         " 'rows': len(hist), 'pick': rec.iloc[0]['availability_zone']}))")
+         " 'rows': len(hist), 'pick': rec.iloc[0]['availability_zone'],"
+         " 'outcomes': run.attempts['outcome'].tolist(), 'launch_seconds': launch_seconds,"
+         " 'launch_requests': launch_requests, 'recovery_seconds': recovery_seconds,"
+         " 'events': events['event'].tolist(), 'gone': sorted(gone['instance_id']),"
+         " 'states': sorted(set(gone['state']))}))")
 
 
 def _run_all(client: NotebookClient, nb: nbformat.NotebookNode) -> dict[str, object]:
@@ -56,7 +62,17 @@ def test_cold_then_warm_run_in_one_kernel(tmp_path: Path) -> None:
     assert warm["requests"] == 0
     assert warm["sandbox"] == cold["sandbox"]  # the rerun kept its kit (and sandbox)
     assert (warm["rows"], warm["pick"]) == (cold["rows"], cold["pick"])
-    assert report.is_file()
+    print(f"runbook launch with failover: {cold['launch_seconds']:.2f} s "
+          f"({cold['launch_requests']} requests), interrupt → replacement running "
+          f"{cold['recovery_seconds']:.2f} s")
+    for run in (cold, warm):  # the pick's pool is empty: failover, recovery, nothing left
+        assert run["outcomes"][0] == "no_capacity" and len(run["outcomes"]) >= 2
+        assert run["events"] == ["interrupted", "replaced"]
+        assert run["states"] == ["terminated"] and len(run["gone"]) == 3  # 2 + 1 replacement
+    assert set(cold["gone"]).isdisjoint(warm["gone"])  # the rerun found none of the old ones
+    html = report.read_text()
+    assert report.is_file() and "Launch attempts" in html and "no_capacity" in html
+    assert "InsufficientInstanceCapacity" in html and "Interruption recovery" in html
 
 
 if __name__ == "__main__":  # pragma: no cover

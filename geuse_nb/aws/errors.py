@@ -37,6 +37,14 @@ DENIED_CODES = frozenset({
     "NotAuthorized",
 })
 REGION_CODES = frozenset({"OptInRequired", "AuthFailure", "InvalidClientTokenId"})
+# A launch refused because that pool (a type in an AZ, or its subnet) is short right now: another
+# pool may succeed (ops.spot.launch fails over on these; "Unsupported" only for a type/AZ pair).
+CAPACITY_CODES = frozenset({
+    "InsufficientInstanceCapacity", "InsufficientCapacity", "MaxSpotInstanceCountExceeded",
+    "SpotMaxPriceTooLow", "InsufficientFreeAddressesInSubnet",
+})
+IMAGE_CODES = frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Malformed",
+                         "InvalidAMIID.Unavailable"})
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -135,6 +143,13 @@ def suggest_for_code(code: str | None, service: str, operation: str, region: str
     ):
         return (f"check the instance type name exists in {region}: "
                 "ec2.describe_instance_type_offerings lists the types offered there")
+    if code in CAPACITY_CODES:
+        return ("that pool has no spot capacity (or price headroom) now: try another AZ, type "
+                "or region, as spot.launch does along spot.recommend's failover list")
+    if code in IMAGE_CODES:
+        return (f"the image does not exist in {region}: AMI ids are per region; pass "
+                "image_id=None for the region's Amazon Linux 2023 (SSM public parameter) "
+                "or copy the image there with ec2.copy_image")
     if code in TRANSIENT_CODES:
         return "a transient AWS server error: retrying usually succeeds"
     if code == "InsufficientCapabilitiesException":

@@ -21,6 +21,7 @@ from typing import Any
 from ..errors import GeuseError
 from ._replay import ReplayMarket
 from .awserror import SERVER_ERRORS, RequestInfo, error_response, throttle
+from .capacity import CapacityGate, Ticket
 from .counters import Counters
 from .market import MarketError, Query, SpotMarket, to_xml
 from .network import NetworkModel
@@ -93,6 +94,8 @@ class SandboxApp:
         self._market: SpotMarket | None = None
         self._replay: ReplayMarket | None = None  # a given history, served instead of _market
         self._models: dict[str, Any] = {}
+        self._zones: dict[str, dict[str, str]] = {}  # region → {AZ name: AZ id}, from moto
+        self.capacity = CapacityGate(lambda region: list(self._zones.get(region, {})))
         self._lock = threading.Lock()
         self._in_flight = 0  # region requests being served (read by the warm-up)
         self._last_request = 0.0
@@ -109,6 +112,7 @@ class SandboxApp:
         zones = {r: {z.name: z.zone_id for z in RegionsAndZonesBackend.zones.get(r, [])}
                  for r in self.regions}
         self._market = SpotMarket(self.seed, zones)
+        self._zones = zones
         self.moto_ready.set()
 
     def warm_up(self, idle: float = 0.3) -> None:
@@ -205,6 +209,8 @@ class SandboxApp:
                                       "web service.")
         if info.protocol == "ec2" and info.operation == "DescribeSpotPriceHistory":
             return self._spot(region, info)
+        if info.protocol == "ec2" and info.operation == "RunInstances":
+            return self._run_instances(region, info, environ)
         cfn = info.service == "cloudformation"
         refused = self.stacks.refuse(region, info.operation, info.params) if cfn else None
         if refused:
@@ -247,6 +253,19 @@ class SandboxApp:
                 headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
                 headers.append(("Content-Length", str(len(payload))))
         return status, headers, payload
+
+    def _run_instances(self, region: str, info: RequestInfo,
+                       environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        """RunInstances through the capacity gate (capacity, image, count), then moto."""
+        self.moto_ready.wait()
+        ticket = self.capacity.admit(region, info, environ)
+        if not isinstance(ticket, Ticket):
+            status, code, message = ticket
+            return error_response(info, status, code, message, sender=status < 500)
+        answer = self._moto_answer(info, environ)
+        if not answer[0].startswith("2"):
+            self.capacity.refund(ticket)
+        return answer
 
     def _known_action(self, info: RequestInfo) -> bool:
         name = _MODEL_NAMES.get(info.service, info.service)
@@ -328,6 +347,17 @@ class SandboxApp:
             return {"replaying": False}
         if path == "/_geuse/spot-history":
             return self._replay.summary() if self._replay else {"replaying": False}
+        if path.startswith(("/_geuse/capacity", "/_geuse/interrupt")):
+            self.moto_ready.wait()
+            if path == "/_geuse/capacity" and method == "POST":
+                return self.capacity.set(payload.get("pools") or [], self.regions)
+            if path == "/_geuse/capacity/clear" and method == "POST":
+                return self.capacity.clear()
+            if path == "/_geuse/capacity":
+                return self.capacity.state()
+            if path == "/_geuse/interrupt" and method == "POST":
+                return self.capacity.interrupt(payload.get("instance_ids") or [], self.regions,
+                                               bool(payload.get("reclaim", True)))
         if path == "/_geuse/counters/reset" and method == "POST":
             self.counters.reset()
             return {"reset": True}

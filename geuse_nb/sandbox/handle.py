@@ -330,6 +330,29 @@ class Sandbox:
         ``{"replaying": False}``."""
         return self._call("GET", "/_geuse/spot-history")
 
+    def set_capacity(self, pools: Mapping[tuple[str, str, str], int]) -> dict[str, Any]:
+        """``{(region, az, type): n}``: the instances each pool can still launch (pools not
+        named are unlimited); beyond it RunInstances answers InsufficientInstanceCapacity
+        with AWS's message (see ``sandbox/capacity.py``). Replaces the previous table."""
+        from .capacity import capacity_rows
+
+        return self._call("POST", "/_geuse/capacity",
+                          {"pools": capacity_rows(pools, self.regions)})
+
+    def clear_capacity(self) -> dict[str, Any]:
+        """Every pool unlimited again."""
+        return self._call("POST", "/_geuse/capacity/clear", {})
+
+    def interrupt(self, instance_ids: Iterable[str], *, reclaim: bool = True) -> list[dict]:
+        """Interrupt spot instances as AWS does (terminated, reason
+        ``Server.SpotInstanceTermination``); ``reclaim`` sets their pools' capacity to 0."""
+        ids = [instance_ids] if isinstance(instance_ids, str) else list(instance_ids)
+        if not ids or not all(isinstance(i, str) and i.startswith("i-") for i in ids):
+            raise SandboxError(f"instance_ids={instance_ids!r} is not valid",
+                               suggestion="give instance ids such as ['i-0abc…']")
+        return list(self._call("POST", "/_geuse/interrupt",
+                               {"instance_ids": ids, "reclaim": reclaim})["interrupted"])
+
     def counters(self) -> dict[str, Any]:
         """``{"connections": {region: n}, "requests": [{region, service, operation, requests,
         throttled, errors}, ...]}`` since start or the last reset."""
