@@ -58,6 +58,7 @@ from ._tier import (
     tier_factories,
     unregister_tier,
 )
+from ._xflight import CrossProcessFlight
 from .flight import SingleFlight
 
 if TYPE_CHECKING:
@@ -144,6 +145,9 @@ class TieredCache:
         self._latency: deque[tuple[str, str, float]] = deque(maxlen=LATENCY_SAMPLES)
         self._warn = WarnOnce(log)
         self.flight = SingleFlight()  # concurrent identical misses: one fetch (flight.py)
+        # -- cross-process single-flight (_xflight.py): only with a disk tier to share through
+        self.xflight = (CrossProcessFlight(settings.cache_dir)
+                        if any(isinstance(t, DiskTier) for t in self._tiers) else None)
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _after_fork(ref))
 
@@ -235,11 +239,26 @@ class TieredCache:
         flight ended since, always when None). The flag is False only for the thread whose
         ``fetch`` ran."""
         def lead() -> tuple[Any, bool]:
-            if (since is None or since != self.flight.epoch) and key in self:
-                found = self.lookup(key, kind=kind)
-                if found.hit:
-                    return found.value, True
-            return fetch(), False
+            # -- cross-process (_xflight.py): the in-process leader takes the key's lock;
+            # one that waited for another process's fetch looks again (the answer is on
+            # disk: the holder stores it there before it releases the lock).
+            xflight = self.xflight if self.disk_state.usable else None
+            held = xflight.acquire(key) if xflight is not None else None
+            try:
+                if ((held is not None and held.waited) or since is None
+                        or since != self.flight.epoch) and key in self:
+                    found = self.lookup(key, kind=kind)
+                    if found.hit:
+                        if held is not None and held.waited and self._recorder is not None:
+                            self._recorder.count("cache.xflight_shared")
+                        return found.value, True
+                value = fetch()
+                if held is not None and callable(flush := getattr(self, "flush", None)):
+                    flush()  # write-behind (TieredCache.flush): on disk before the release
+                return value, False
+            finally:
+                if held is not None and xflight is not None:
+                    xflight.release(held)
 
         (value, stored), shared = self.flight.do(key, lead)
         if shared and self._recorder is not None:
@@ -351,6 +370,8 @@ class TieredCache:
         """Close the tiers' handles (re-opened if the cache is used again). Idempotent."""
         for tier in self._tiers:
             tier.close()
+        if self.xflight is not None:
+            self.xflight.close()
 
     def __enter__(self) -> TieredCache:
         return self
@@ -370,6 +391,8 @@ class TieredCache:
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()  # the other threads' tallies stay: they are counts
         self.flight = SingleFlight()  # the parent's flights have no leader here
+        if self.xflight is not None:
+            self.xflight.after_fork()
         for tier in self._tiers:
             tier.after_fork()
 
