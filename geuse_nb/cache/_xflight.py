@@ -24,8 +24,10 @@ Choices:
   by the size limit, and tie this module to the disk tier's internals.
 - Waiting polls (``Cache.add`` every 2 ms, backing off to 50 ms), as ``diskcache.Lock``
   does (it polls every 1 ms): SQLite has no wake-up. A wait costs at most ~50 ms more
-  than the holder's request; an uncontended acquire + release costs ~0.3 ms (two SQLite
-  transactions), paid only on a miss that is about to send a request.
+  than the holder's request. An uncontended acquire + release (two SQLite transactions,
+  ``sqlite_synchronous=0``: locks need no durability) costs ~0.17 ms wall, 0.08 ms CPU
+  (2000 flights on the loaded 2-core VM; 0.30 ms with durable commits), paid only by a
+  miss that is about to send a request (≥ 3 ms of botocore CPU alone).
 - Only a leader that waited looks again after taking the lock: a process that misses
   just as another releases the key (between its lookup and its acquire, a window of
   microseconds) sends a second request; looking again always would cost every
@@ -98,8 +100,11 @@ class CrossProcessFlight:
             if self._cache is None or self._pid != os.getpid():
                 try:
                     self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    # synchronous=OFF: a lock lost to a power cut costs one duplicate
+                    # request; durable commits cost 0.3 ms a flight instead of 0.17
                     self._cache = diskcache.Cache(str(self.directory), timeout=60,
-                                                  eviction_policy="none")
+                                                  eviction_policy="none",
+                                                  sqlite_synchronous=0)
                 except Exception as exc:  # no locks: each process fetches, as before
                     log.warning("cross-process single-flight is off: %s cannot be "
                                 "opened (%s)", self.directory, exc)

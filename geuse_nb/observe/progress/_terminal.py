@@ -97,9 +97,16 @@ class TerminalRenderer(TextRenderer):
         with self._live_lock:
             before, self._live = self._live, self._live + delta
         if before == 0 and self._live > 0:
-            live_started(self.print_above)
+            if self._on_terminal():  # into a file or a buffer, prints cannot collide
+                live_started(self.print_above)
         elif before > 0 and self._live == 0:
             live_ended(self.print_above)
+
+    def _on_terminal(self) -> bool:
+        try:
+            return bool(self.sink.file.isatty())
+        except (AttributeError, ValueError, OSError):
+            return False
 
     @contextlib.contextmanager
     def _bars_cleared(self) -> Iterator[None]:
