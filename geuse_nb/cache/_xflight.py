@@ -28,6 +28,10 @@ Choices:
   ``sqlite_synchronous=0``: locks need no durability) costs ~0.17 ms wall, 0.08 ms CPU
   (2000 flights on the loaded 2-core VM; 0.30 ms with durable commits), paid only by a
   miss that is about to send a request (≥ 3 ms of botocore CPU alone).
+- Never worse than no lock: a waiter that finds nothing on disk after the wait (the
+  holder failed, its value is not stored — unpicklable, or credentials — or it died)
+  drops the lock at once and fetches, so the waiters fetch side by side as they did
+  before, not one after another.
 - Only a leader that waited looks again after taking the lock: a process that misses
   just as another releases the key (between its lookup and its acquire, a window of
   microseconds) sends a second request; looking again always would cost every

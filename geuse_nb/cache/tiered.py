@@ -244,14 +244,17 @@ class TieredCache:
             # disk: the holder stores it there before it releases the lock).
             xflight = self.xflight if self.disk_state.usable else None
             held = xflight.acquire(key) if xflight is not None else None
+            waited = held is not None and held.waited
             try:
-                if ((held is not None and held.waited) or since is None
-                        or since != self.flight.epoch) and key in self:
+                if (waited or since is None or since != self.flight.epoch) and key in self:
                     found = self.lookup(key, kind=kind)
                     if found.hit:
-                        if held is not None and held.waited and self._recorder is not None:
+                        if waited and self._recorder is not None:
                             self._recorder.count("cache.xflight_shared")
                         return found.value, True
+                if waited and xflight is not None and held is not None:
+                    xflight.release(held)  # nothing left on disk: fetch as if unlocked
+                    held = None
                 value = fetch()
                 if held is not None and callable(flush := getattr(self, "flush", None)):
                     flush()  # write-behind (TieredCache.flush): on disk before the release

@@ -132,3 +132,49 @@ def test_killed_holder_blocks_others_only_until_timeout_or_lapse(
     assert 1 <= _requests(box) <= 2
     add_figure(f"killed_holder_wait_s_{'timeout' if timeout < expire else 'lapse'}",
                round(took, 2))
+
+
+def test_waiters_fetch_side_by_side_when_the_holder_left_nothing(tmp_path: Path) -> None:
+    """Three caches on one directory stand for three processes. The holder fails (nothing
+    reaches the disk): its two waiters do not queue behind each other's fetch, they fetch
+    at once, as without the lock (a barrier of two that their fetches must both reach)."""
+    from geuse_nb.cache.tiered import TieredCache
+    from geuse_nb.config import resolve_settings
+
+    settings = resolve_settings(cache_dir=str(tmp_path))
+    holder, *waiters = caches = [TieredCache(settings) for _ in range(3)]
+    holding, go = threading.Event(), threading.Event()
+    side_by_side = threading.Barrier(2, timeout=10)
+    errors: list[BaseException] = []
+
+    def fail() -> Any:
+        holding.set()
+        go.wait(30)
+        raise RuntimeError("throttled")
+
+    def fetch() -> Any:
+        side_by_side.wait()  # broken (an error) if the other waiter is still queued
+        return "fetched"
+
+    def run(cache: TieredCache, fn: Any) -> None:
+        try:
+            cache.single_flight("k", fn)
+        except BaseException as exc:  # the result under test
+            errors.append(exc)
+
+    first = threading.Thread(target=run, args=(holder, fail))
+    first.start()
+    assert holding.wait(30)
+    rest = [threading.Thread(target=run, args=(c, fetch)) for c in waiters]
+    for t in rest:
+        t.start()
+    deadline = time.monotonic() + 30
+    while not all(c.xflight is not None and c.xflight.waited for c in waiters):
+        assert time.monotonic() < deadline, "the waiters never found the key locked"
+        time.sleep(0.01)  # wait for the condition: both are waiting on the holder
+    go.set()
+    for t in [first, *rest]:
+        t.join(60)
+    assert [type(e).__name__ for e in errors] == ["RuntimeError"], errors
+    for cache in caches:
+        cache.close()
