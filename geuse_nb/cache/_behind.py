@@ -84,6 +84,14 @@ class WriteBehind:
         write = self._pending.get((id(tier), key))  # a dict read: atomic under the GIL
         return None if write is None else write.entry
 
+    def write_now(self, tier: Tier, key: str) -> None:
+        """Write ``key``'s queued entry for ``tier`` at once, in the calling thread: another
+        process is waiting to read it (cross-process single-flight). Its queued copy is
+        written again later, the same value."""
+        write = self._pending.get((id(tier), key))
+        if write is not None:
+            tier.set_many([write])
+
     @property
     def pending(self) -> int:
         """Writes queued or being written."""

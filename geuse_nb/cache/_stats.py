@@ -6,6 +6,7 @@ only ``TieredCache.stats()`` needs them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -51,3 +52,14 @@ def stats_frame(tiers: Sequence[tuple[str, bool, Mapping[str, TierRow]]],
         "lookups": lookups, "disk_state": disk_state, "directory": directory,
     })
     return frame
+
+
+def sum_tallies(tallies: Sequence[Counter[tuple[str, str, bool]]],
+                ) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
+    """(hits, misses) per (tier, kind), summed over the per-thread tallies."""
+    hits: Counter[tuple[str, str]] = Counter()
+    misses: Counter[tuple[str, str]] = Counter()
+    for tally in tallies:
+        for (tier, kind, hit), n in dict(tally).items():  # dict(): one atomic copy
+            (hits if hit else misses)[tier, kind] += n
+    return hits, misses

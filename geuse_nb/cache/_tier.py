@@ -214,3 +214,13 @@ class WarnOnce:
         first = what not in self._seen
         self._seen.add(what)
         self._log.log(level if first else logging.DEBUG, message, *args, stacklevel=2)
+
+
+# Marks of credentials in a pickled value; tested with bytes ``in`` (C memmem): 1.4 µs on
+# a 0.8 KB answer where one regex alternation over the same four took 7.7-12 µs, a third
+# of a memory store.
+_SECRET_MARKERS = (b"SecretAccessKey", b"SessionToken", b"aws_secret_access_key",
+                   b"aws_session_token")
+def _has_secret(payload: bytes) -> bool:
+    a, b, c, d = _SECRET_MARKERS
+    return a in payload or b in payload or c in payload or d in payload

@@ -16,8 +16,8 @@ RTT sandbox: 1 request instead of 16. An uncontended flight (one lock, one dict 
 one ``threading.Event``) costs 9–14 µs on the loaded 2-core VM (timeit, 200 000 flights),
 paid only on misses, each of which then costs a request of ~3 ms of botocore CPU at least.
 
-Scope: one process (and one ``TieredCache``). Processes sharing a cache directory each
-make at most one request per key at a time; the disk tier then shares the value.
+Scope: one process (and one ``TieredCache``); across processes sharing a cache directory,
+the in-process leader also takes a per-key lock there (``_xflight.py``).
 """
 
 from __future__ import annotations
