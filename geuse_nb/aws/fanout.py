@@ -31,7 +31,7 @@ import logging
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import UsageError
 from ..states import JobStatus
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..engine.parallel import Engine
+    from .accounts import RoleTarget
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,16 @@ HISTORY_SCAN = 2000  # api_calls rows read back (newest first) to estimate laten
 HISTORY_PER_KEY = 8  # latest uncached attempts per (region, operation) that count
 BAND = math.log(1.25)  # latencies within 25 % of each other count as equal
 CALL_OPTIONS = ("ttl", "refresh", "kind")  # keywords of calls.call, not AWS parameters
+
+
+class FanoutJob(NamedTuple):
+    """One job of a fan-out; ``account`` is None for the kit's own identity (its endpoint is
+    then (service, region, identity); with accounts, each account is an identity)."""
+
+    operation: str
+    region: str
+    params: dict[str, Any]
+    account: RoleTarget | None = None
 
 
 class _FanoutCall:
@@ -61,19 +72,21 @@ class _FanoutCall:
     """
 
     def __init__(self, calls: Any, service: str,
-                 jobs: Mapping[str, tuple[str, str, dict[str, Any]]]) -> None:
+                 jobs: Mapping[str, FanoutJob]) -> None:
         self.calls = calls
         self.service = service
         self.jobs = dict(jobs)
 
     def __call__(self, label: str) -> list[dict[str, Any]]:
+        from .accounts import account_calls
         from .calls import main_list
 
-        operation, region, given = self.jobs[label]
+        operation, region, given, account = self.jobs[label]
         params = {k: v for k, v in given.items() if k not in CALL_OPTIONS}
         options = {k: v for k, v in given.items() if k in CALL_OPTIONS}
-        region, op = self.calls.resolve(self.service, operation, region, params)
-        result = self.calls.call(self.service, op.snake, region, **options, **params)
+        calls = account_calls(self.calls, account)
+        region, op = calls.resolve(self.service, operation, region, params)
+        result = calls.call(self.service, op.snake, region, **options, **params)
         key, items = main_list(result, op.pagination)
         if key is None:
             return [{k: v for k, v in result.items() if k != "ResponseMetadata"}]
@@ -161,7 +174,10 @@ def resolve_regions(regions: str | Iterable[str] | None, calls: Any,
 def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[str],
            regions: str | Iterable[str] | None, *,
            param_sets: Iterable[Mapping[str, Any]] | None = None, desc: str | None = None,
-           n_jobs: int | None = None, default_region: str, **params: Any) -> pd.DataFrame:
+           n_jobs: int | None = None, default_region: str,
+           accounts: Iterable[str] | str | None = None, role_name: str | None = None,
+           external_id: str | None = None, backend: str | None = None,
+           **params: Any) -> pd.DataFrame:
     """``calls.records(service, op, region, **params)`` over operations × regions (× param
     sets), as one map, longest expected latency first.
 
@@ -170,11 +186,20 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[s
     column per parameter they set (prefixed ``param_`` if the records already have that
     name). ``frame.attrs["failed"]``: one dict (operation, region, params, error,
     suggestion) per failed job (the run's per-job rows are in the recorder's ``jobs`` table).
+
+    ``accounts`` (ids or ``"all"``): every job also runs in each account, as its role; the
+    frame gets an ``account`` column first, and an account whose role cannot be assumed
+    is one failure (``accounts.py``), not one per job.
     """
     import pandas as pd
 
+    from .accounts import check_accounts, fold_refused, resolve_targets
+
     operations = _operations(operation)
     many = not isinstance(operation, str)
+    if accounts is not None:
+        check_accounts(accounts)  # bad ids fail before anything is sent, "all" included
+    targets = resolve_targets(accounts, calls, role_name, external_id)
     names = resolve_regions(regions, calls, default_region)
     sets: list[dict[str, Any]]
     if param_sets is None:
@@ -188,27 +213,30 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[s
         if not sets:
             raise UsageError(f"param_sets={param_sets!r} is not a non-empty list of dicts",
                              suggestion='pass e.g. [{"InstanceTypes": ["m5.large"]}, ...]')
-    jobs: dict[str, tuple[str, str, dict[str, Any]]] = {}
-    for op in operations:
-        for region in names:
-            for i, extra in enumerate(sets):
-                label = region if not many else f"{op}@{region}"
-                label = label if len(sets) == 1 else f"{label}#{i}"
-                jobs[label] = (op, region, {**params, **extra})
+    jobs: dict[str, FanoutJob] = {}
+    for target in targets:
+        for op in operations:
+            for region in names:
+                for i, extra in enumerate(sets):
+                    label = region if not many else f"{op}@{region}"
+                    label = label if len(sets) == 1 else f"{label}#{i}"
+                    label = label if target is None else f"{target.account}/{label}"
+                    jobs[label] = FanoutJob(op, region, {**params, **extra}, target)
     checked: set[tuple[str, str, frozenset[str]]] = set()
-    for op, region, call_params in jobs.values():  # bad input fails here: nothing is sent
+    for op, region, call_params, _ in jobs.values():  # bad input fails here: nothing is sent
         names_given = frozenset(k for k in call_params if k not in CALL_OPTIONS)
         if (op, region, names_given) not in checked:
             calls.resolve(service, op, region, dict.fromkeys(names_given))
             checked.add((op, region, names_given))
     recorder = getattr(calls, "recorder", None)
     history = recorder.rows("api_calls") if recorder is not None else []
-    latency = expected_latencies(history, service, {(op, r) for op, r, _ in jobs.values()})
-    order = longest_first(list(jobs), {label: latency[(op, r)]
-                                       for label, (op, r, _) in jobs.items()})
+    latency = expected_latencies(history, service, {(j.operation, j.region)
+                                                    for j in jobs.values()})
+    order = longest_first(list(jobs), {label: latency[(j.operation, j.region)]
+                                       for label, j in jobs.items()})
     name = f"{service}.{operations[0]}" + (f" +{len(operations) - 1}" if many else "")
     results = engine.pmap(_FanoutCall(calls, service, jobs), order, desc=desc or name,
-                          n_jobs=n_jobs)
+                          n_jobs=n_jobs, backend=backend)
 
     varied = list(dict.fromkeys(k for s in sets for k in s)) if param_sets is not None else []
     rows: list[dict[str, Any]] = []
@@ -217,12 +245,13 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[s
     statuses, values = results.statuses, results.values  # properties building dicts: once
     for label in jobs:  # the given order (operation, region, set), not the run's order
         status = statuses[label]  # the job keys are the labels above
-        op, region, call_params = jobs[label]
+        op, region, call_params, target = jobs[label]
         if status == JobStatus.DONE:
             records = values[label] or []
             for record in records:
                 seen.update(record)
-                head: dict[str, Any] = {"region": region}
+                head: dict[str, Any] = {} if target is None else {"account": target.account}
+                head["region"] = region
                 if many:
                     head["operation" if "operation" not in record else "fanout_operation"] = op
                 row = {**head, **record}
@@ -232,11 +261,15 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[s
         else:
             exc = results.failed.get(label)
             failed.append({
+                **({} if target is None else {"account": target.account}),
                 "operation": op, "region": region, "params": call_params,
                 "error": results.errors.get(label, status),
                 "suggestion": (getattr(exc, "suggestion", "") or None) if exc else None,
+                "refused": getattr(exc, "target", None),
             })
-    columns = ["region", *(["operation"] if many else []),
+    failed = fold_refused(failed)
+    columns = [*(["account"] if accounts is not None else []), "region",
+               *(["operation"] if many else []),
                *(f"param_{k}" if k in seen else k for k in varied)]
     out = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=columns)
     out.attrs["failed"] = failed

@@ -97,7 +97,8 @@ def instrument_http(client: Any, stat: ClientStat, wait: float) -> None:
 
 
 # ---------------------------------------------------------------- botocore events
-def install_hooks(client: Any, entry: PooledClient, recorder: Recorder | None) -> None:
+def install_hooks(client: Any, entry: PooledClient, recorder: Recorder | None, *,
+                  account: str | None = None) -> None:
     """Record every HTTP attempt (retries and connection errors included).
 
     The operation is recorded as boto3's method name (``xform_name`` of the API name),
@@ -138,6 +139,7 @@ def install_hooks(client: Any, entry: PooledClient, recorder: Recorder | None) -
             service=service, operation=xform_name(event_name.rsplit(".", 1)[-1]),
             region=region, latency=(end - start) if start is not None else 0.0,
             attempt=attempt, http_status=status, error_code=code, retried=attempt > 1,
+            account=account,
         )
 
     events = client.meta.events

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 TABLES: dict[str, tuple[str, ...]] = {
     "api_calls": ("time", "service", "operation", "region", "latency", "attempt",
-                  "http_status", "error_code", "retried", "cache_hit"),
+                  "http_status", "error_code", "retried", "cache_hit", "account"),
     "operations": ("time", "name", "category", "seconds", "ok", "error"),
     "counters": ("time", "name", "value"),
     "gauges": ("time", "name", "value"),
@@ -182,14 +182,16 @@ class Recorder:
         error_code: str | None = None,
         retried: bool = False,
         cache_hit: bool = False,
+        account: str | None = None,
     ) -> None:
-        """One HTTP attempt (or one cache hit, with ``cache_hit=True`` and no request)."""
+        """One HTTP attempt (or one cache hit, with ``cache_hit=True`` and no request);
+        ``account`` is set when it ran in another account (an assumed role)."""
         if self.enabled:
             self._tables["api_calls"].append({
                 "time": time.time(), "service": service, "operation": operation,
                 "region": region, "latency": latency, "attempt": attempt,
                 "http_status": http_status, "error_code": error_code, "retried": retried,
-                "cache_hit": cache_hit,
+                "cache_hit": cache_hit, "account": account,
             })
 
     def count(self, name: str, n: float = 1) -> float:

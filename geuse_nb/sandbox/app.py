@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import GeuseError
 from ._replay import ReplayMarket
+from ._roles import RoleGate
 from .awserror import SERVER_ERRORS, RequestInfo, error_response, throttle
 from .counters import Counters
 from .market import MarketError, Query, SpotMarket, to_xml
@@ -81,6 +82,7 @@ class SandboxApp:
         self.info = dict(info)
         self.counters = Counters()
         self.stacks = StackClock()  # CloudFormation provisioning time and failures
+        self.roles = RoleGate()  # accounts whose roles AssumeRole refuses
         self.tracker = ConnectionTracker()
         self.moto_ready = threading.Event()
         self.warm = threading.Event()  # every region's backend started
@@ -203,6 +205,9 @@ class SandboxApp:
                                       "web service.")
         if info.protocol == "ec2" and info.operation == "DescribeSpotPriceHistory":
             return self._spot(region, info)
+        refused_role = self.roles.refuse(info)
+        if refused_role:
+            return refused_role
         cfn = info.service == "cloudformation"
         refused = self.stacks.refuse(region, info.operation, info.params) if cfn else None
         if refused:
@@ -320,6 +325,8 @@ class SandboxApp:
             return {"replaying": False}
         if path == "/_geuse/spot-history":
             return self._replay.summary() if self._replay else {"replaying": False}
+        if path == "/_geuse/assume-role":
+            return self.roles.route(method, payload)
         if path == "/_geuse/counters/reset" and method == "POST":
             self.counters.reset()
             return {"reset": True}
