@@ -312,7 +312,7 @@ class AccountPool(ClientPool):
         if refused is not None:
             raise AssumeRoleFailed(self.target, *refused)
         try:
-            self._assumed += 1
+            self._assumed += 1  # under the pool's lock, or botocore's refresh lock
             metadata: dict[str, Any] = fetcher.fetch_credentials()
             return metadata
         except botocore.exceptions.ClientError as exc:
@@ -366,6 +366,17 @@ def account_pools(base: ClientPool) -> list[AccountPool]:
     """Every account pool made behind ``base`` in this process."""
     with _LOCK:
         return list(_POOLS.get(base, {}).values())
+
+
+def assume_role_requests() -> dict[str, int]:
+    """AssumeRole requests this process sent, per account (what a Dask test counts on
+    each worker with ``client.run``)."""
+    with _LOCK:
+        pools = [p for by_target in _POOLS.values() for p in by_target.values()]
+    out: dict[str, int] = {}
+    for pool in pools:
+        out[pool.account or ""] = out.get(pool.account or "", 0) + pool._assumed
+    return out
 
 
 def account_calls(calls: CallPath, target: RoleTarget | None) -> CallPath:
