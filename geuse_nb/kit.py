@@ -113,7 +113,9 @@ class Kit:
         """The pooled, thread-safe boto3 client for (service, region); with ``account=``,
         one running as that account's role (``role_name``, default the setting)."""
         self._check_open()
-        return self._in(account, role_name, external_id).pool.client(service, region)
+        if account is None and role_name is None and external_id is None:
+            return self.pool.client(service, region)
+        return self._in(account, role_name, external_id).pool.boto3_client(service, region)
 
     def _in(self, account: str | None, role_name: str | None,
             external_id: str | None) -> Any:

@@ -27,6 +27,7 @@ faster than the expert's pool there (``geuse-nb bench fanout_far``).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import statistics
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..engine.parallel import Engine
-    from .accounts import RoleTarget
+    from .assumed import RoleTarget
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class _FanoutCall:
         self.jobs = dict(jobs)
 
     def __call__(self, label: str) -> list[dict[str, Any]]:
-        from .accounts import account_calls
+        from .assumed import account_calls
         from .calls import main_list
 
         operation, region, given, account = self.jobs[label]
@@ -138,6 +139,20 @@ def longest_first(labels: Sequence[str], expected: Mapping[str, float | None]) -
         return -math.inf if seconds is None else -round(math.log(seconds) / BAND)
 
     return sorted(labels, key=key)
+
+
+def interleaved(jobs: Mapping[str, FanoutJob]) -> list[str]:
+    """The labels with accounts taken in turn (a1, a2, …, a1, a2, …): the first workers then
+    start in different accounts and send their AssumeRoles at once. Account by account, the
+    jobs of one account queued behind its one AssumeRole, and 16 accounts × 8 jobs at 12
+    workers took ~1.5× as long (measured at RTT 60 ms). Without accounts: the given order."""
+    groups: dict[object, list[str]] = {}
+    for label, job in jobs.items():
+        groups.setdefault(job.account, []).append(label)
+    if len(groups) == 1:
+        return list(jobs)
+    return [label for turn in itertools.zip_longest(*groups.values()) for label in turn
+            if label is not None]
 
 
 def _operations(operation: str | Sequence[str]) -> list[str]:
@@ -232,8 +247,8 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[s
     history = recorder.rows("api_calls") if recorder is not None else []
     latency = expected_latencies(history, service, {(j.operation, j.region)
                                                     for j in jobs.values()})
-    order = longest_first(list(jobs), {label: latency[(j.operation, j.region)]
-                                       for label, j in jobs.items()})
+    order = longest_first(interleaved(jobs), {label: latency[(j.operation, j.region)]
+                                              for label, j in jobs.items()})
     name = f"{service}.{operations[0]}" + (f" +{len(operations) - 1}" if many else "")
     results = engine.pmap(_FanoutCall(calls, service, jobs), order, desc=desc or name,
                           n_jobs=n_jobs, backend=backend)
