@@ -8,7 +8,7 @@ import re
 
 from ._core import REGISTRY
 
-MODULES = ("fanout", "ops", "cache_pool", "overhead", "cluster")
+MODULES = ("fanout", "ops", "cache_pool", "overhead", "cluster", "accounts")
 
 
 def _number(key: str) -> tuple[int, str]:
