@@ -187,3 +187,45 @@ def test_sandbox_makes_accounts_and_checks_ids(box: Any, org: list[str]) -> None
     assert {m["account_id"] for m in made} <= {a["Id"] for a in listed}
     with pytest.raises(ValueError):
         box.deny_assume_role(["12"])
+
+
+def test_external_id_role_name_and_the_default_kit_shortcuts(box: Any, org: list[str]) -> None:
+    from geuse_nb.aws.assumed import AssumeRoleFailed
+
+    account = org[1]
+    with gn.Kit("shortcuts", backend="sandbox", sandbox=box) as kit:
+        box.reset_counters()
+        got = kit.call("ec2", "describe_vpcs", REGIONS[1], account=account,
+                       role_name="Auditor", external_id="ext-42")
+        plain = _as_role(box, account, "ec2", REGIONS[1]).describe_vpcs()["Vpcs"]
+        assert {v["VpcId"] for v in got["Vpcs"]} == {v["VpcId"] for v in plain}
+        counts = box.counters_frame()
+        assert counts[counts["operation"] == "AssumeRole"]["requests"].sum() == 1
+        box.deny_assume_role([account])
+        try:
+            with pytest.raises(AssumeRoleFailed) as caught:  # a role not assumed yet: refused
+                kit.call("ec2", "describe_vpcs", REGIONS[1], account=account,
+                         role_name="Reader")
+        finally:
+            box.allow_assume_role([account])
+        assert account in caught.value.suggestion and "Reader" in caught.value.suggestion
+    previous = gn.init("default-accounts", backend="sandbox", sandbox=box)
+    try:
+        frame = gn.fanout("ec2", "describe_vpcs", REGIONS[:2], accounts=[account])
+        assert set(frame["account"]) == {account}
+        listed = gn.records("ec2", "describe_vpcs", REGIONS[1], account=account)
+        assert listed["VpcId"].notna().all()
+        assert gn.client("ec2", REGIONS[1], account=account).describe_vpcs()["Vpcs"]
+    finally:
+        previous.close()
+
+
+def test_waste_price_table_rebuilds_identically(tmp_path: Any) -> None:
+    import runpy
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    module = runpy.run_path(str(data / "build_waste_prices.py"))
+    out = tmp_path / "waste_prices.csv"
+    assert module["build"](data / "spot_market.csv", out) == 17
+    assert out.read_bytes() == (data / "waste_prices.csv").read_bytes()
