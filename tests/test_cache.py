@@ -225,7 +225,9 @@ def test_disk_size_limit_evicts(make_cache: Callable[..., TieredCache], policy: 
     for i in range(40):
         assert cache.store(key(str(i)), blob + bytes([i]), ttl=3_600)
         if policy == "least-recently-used":
+            cache.flush()  # on disk first: a read served from the write queue is no use
             assert cache.lookup(key("0")).hit  # keep entry 0 in use
+    cache.flush()  # written behind: the size limit applies once the batches are written
     present = [i for i in range(40) if cache.lookup(key(str(i))).hit]
     assert 8 <= len(present) <= 20, present
     assert 39 in present and 1 not in present
@@ -309,6 +311,7 @@ def test_credentials_are_never_cached(make_cache: Callable[..., TieredCache],
 def test_cache_dir_is_private(make_cache: Callable[..., TieredCache], tmp_path: Path) -> None:
     cache = make_cache(cache_dir=tmp_path / "new" / "dir")
     cache.store(key(), 1)
+    cache.flush()  # the disk tier is opened (and its directory made) by its first write
     for path in (tmp_path / "new" / "dir", cache.directory):
         assert stat.S_IMODE(path.stat().st_mode) == 0o700
     shared = tmp_path / "shared"
@@ -316,6 +319,7 @@ def test_cache_dir_is_private(make_cache: Callable[..., TieredCache], tmp_path: 
     os.chmod(shared, 0o755)
     other = make_cache(cache_dir=shared)
     other.store(key(), 1)
+    other.flush()
     assert stat.S_IMODE(other.directory.stat().st_mode) == 0o700
     assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # a dir we did not create is left alone
 
@@ -332,6 +336,7 @@ def test_pickles_as_settings_and_shares_the_disk(
         make_settings: Callable[..., Settings]) -> None:
     cache = TieredCache(make_settings())  # the real clock: a pickled cache has no fake one
     cache.store(key(), {"v": 1})
+    cache.flush()  # what another instance (or process) sees: the written batches
     twin = pickle.loads(pickle.dumps(cache))
     try:
         assert twin.settings == cache.settings
@@ -608,6 +613,7 @@ def test_disk_states_come_from_one_table(make_cache: Callable[..., TieredCache],
     cache = make_cache()
     assert cache.disk_state is DiskState.CLOSED
     cache.store(key(), 1)
+    cache.flush()  # the write reached the disk tier, which opened for it
     assert cache.disk_state is DiskState.OK and cache.disk_state == "ok"
     assert cache.stats().attrs["disk_state"] == "ok"
     assert make_cache(cache_disk_enabled=False).disk_state is DiskState.OFF

@@ -118,6 +118,7 @@ def test_garbage_value_file_is_a_miss(new_cache: Callable[..., TieredCache],
     big = os.urandom(100_000)  # above diskcache's 32 KB: stored in its own file
     cache.store(key("big"), big)
     cache.store(key("small"), "ok")
+    cache.flush()  # written behind: on disk once the batch is written
     files = list(cache.directory.rglob("*.val"))
     assert len(files) == 1
     files[0].write_bytes(b"\x00garbage" * 100)
@@ -190,6 +191,7 @@ def test_parent_that_cannot_be_created_means_memory_only(
     cache = new_cache(cache_dir=tmp_path / "file" / "below")
     with caplog.at_level(logging.WARNING, logger="geuse_nb"):
         cache.store(key("a"), 1)
+        cache.flush()  # the writer meets the unusable directory
         assert cache.lookup(key("a")).tier == "memory"
     assert cache.disk_state == "unusable" and len(warnings_of(caplog)) == 1
 

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import AwsCallError
+from ._timestamps import install_timestamp_parser
 from .instrument import ACCOUNT_KEY
 from .pool import ClientPool
 
@@ -229,8 +230,7 @@ class AccountPool(ClientPool):
             core = botocore.session.Session()
             core.register_component("credential_provider", CredentialResolver([_Assumed()]))
             core.register_component("data_loader", loader)  # parsed models shared, not re-read
-            # N: install_timestamp_parser(core) here
-            _install_timestamp_parser(core)
+            install_timestamp_parser(core)  # as the kit's own session has it (N)
             st.botocore_session = core
             st.session = boto3.Session(botocore_session=core,
                                        region_name=self.backend.default_region)
@@ -241,15 +241,6 @@ class AccountPool(ClientPool):
 
     def __repr__(self) -> str:
         return f"<geuse_nb.AccountPool {self.target.arn} clients={len(self)}>"
-
-
-def _install_timestamp_parser(core: Any) -> None:
-    """N's fast timestamp parser on this session, once it exists (the kit's own has it)."""
-    try:
-        from . import _timestamps  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return
-    _timestamps.install_timestamp_parser(core)
 
 
 def _restore_account_pool(settings: Settings, backend: Backend,

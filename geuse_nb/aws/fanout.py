@@ -31,7 +31,8 @@ import itertools
 import logging
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import UsageError
@@ -40,6 +41,7 @@ from ..states import JobStatus
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..config import Settings
     from ..engine.parallel import Engine
     from .assumed import RoleTarget
 
@@ -186,6 +188,18 @@ def resolve_regions(regions: str | Iterable[str] | None, calls: Any,
     return names
 
 
+def in_flight(endpoints: Iterable[Hashable], settings: Settings) -> int:
+    """How many of a fan-out's requests to send at once by default: every job, up to
+    ``pool_max_connections`` per distinct endpoint (the pool's per-endpoint cap: more only
+    queue for a connection) and ``parallel_max_in_flight`` in all. ``endpoints`` has one
+    entry per job: what identifies the connection pool it uses (service, region, identity).
+    """
+    per_endpoint = Counter(endpoints)
+    cap = settings.pool_max_connections
+    return max(1, min(settings.parallel_max_in_flight,
+                      sum(min(n, cap) for n in per_endpoint.values())))
+
+
 def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[str],
            regions: str | Iterable[str] | None, *,
            param_sets: Iterable[Mapping[str, Any]] | None = None, desc: str | None = None,
@@ -244,14 +258,17 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[s
             calls.resolve(service, op, region, dict.fromkeys(names_given))
             checked.add((op, region, names_given))
     recorder = getattr(calls, "recorder", None)
-    history = recorder.rows("api_calls") if recorder is not None else []
+    history = recorder.tail("api_calls", HISTORY_SCAN) if recorder is not None else []
     latency = expected_latencies(history, service, {(j.operation, j.region)
                                                     for j in jobs.values()})
     order = longest_first(interleaved(jobs), {label: latency[(j.operation, j.region)]
                                               for label, j in jobs.items()})
     name = f"{service}.{operations[0]}" + (f" +{len(operations) - 1}" if many else "")
+    # accounts share the kit's connection pools (assumed.py signs per request), so the
+    # endpoint of a job is (service, region) whichever account it runs in
+    sized = in_flight(((service, j.region) for j in jobs.values()), calls.settings)
     results = engine.pmap(_FanoutCall(calls, service, jobs), order, desc=desc or name,
-                          n_jobs=n_jobs, backend=backend)
+                          n_jobs=n_jobs, in_flight=sized, backend=backend)
 
     varied = list(dict.fromkeys(k for s in sets for k in s)) if param_sets is not None else []
     rows: list[dict[str, Any]] = []

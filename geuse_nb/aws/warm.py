@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..cache.keys import make_key
 from ..errors import UsageError
+from .fanout import in_flight
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,7 +35,8 @@ class _Mapper(Protocol):
     """What warm needs of the engine: its parallel map."""
 
     def pmap(self, fn: Callable[[Any], Any], items: Iterable[Any], *,
-             desc: str | None = ..., n_jobs: int | None = ...) -> Sequence[Any]: ...
+             desc: str | None = ..., n_jobs: int | None = ...,
+             in_flight: int | None = ...) -> Sequence[Any]: ...
 
 
 def call_spec(item: Any, index: int = 0) -> dict[str, Any]:
@@ -91,8 +93,9 @@ def warm(calls: Iterable[Any], *, call_path: CallPath, engine: _Mapper,
     timer = (recorder.timer("cache.warm", "cache") if recorder is not None
              else contextlib.nullcontext())
     with timer:
-        results = list(engine.pmap(one, specs, desc="cache warm", n_jobs=n_jobs)) \
-            if specs else []
+        sized = in_flight(((s["service"], s["region"]) for s in specs), call_path.settings)
+        results = list(engine.pmap(one, specs, desc="cache warm", n_jobs=n_jobs,
+                                   in_flight=sized)) if specs else []
     rows = []
     for spec, was, result in zip(specs, before, results, strict=True):
         ok, seconds, error = result if result is not None else (

@@ -32,14 +32,14 @@ import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import diskcache
 
-from ._tier import DEFAULT_KIND, Entry, Tier, TierRow, TierSetup, WarnOnce
+from ._tier import DEFAULT_KIND, Entry, Tier, TierRow, TierSetup, WarnOnce, Write
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -94,6 +94,7 @@ class DiskTier(Tier):
 
     name = "disk"
     observes_evictions = False  # diskcache culls inside SQLite and does not say what
+    behind = True  # written from the write-behind thread (``_behind.py``) when it is on
 
     def __init__(self, settings: Settings, *, recorder: Recorder | None = None,
                  eviction_policy: str = "least-recently-stored") -> None:
@@ -151,31 +152,55 @@ class DiskTier(Tier):
             payload: bytes | None) -> bool:
         if not self.usable:
             return False
-        if payload is None:
-            try:
-                payload = pickle.dumps(entry.value, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:  # unpicklable: the faster tiers keep it
-                self._warn("unpicklable", logging.DEBUG,
-                           "%s is not picklable (%s); not kept on disk", key, exc)
-                return False
-        flags = 0
-        if self.settings.cache_compression_enabled and len(payload) >= COMPRESS_THRESHOLD:
-            packed = zlib.compress(payload, 1)
-            if len(packed) < len(payload):
-                payload, flags = packed, _FLAG_ZLIB
-        blob = _HEADER.pack(_MAGIC, flags, entry.written_at, entry.fresh_until) + payload
-        tag = entry.kind if group is None else f"{entry.kind}#{group}"
-        disk = self._handle()
-        if disk is None:
+        blob = self._blob(key, entry, payload)
+        disk = self._handle() if blob is not None else None
+        if disk is None or blob is None:
             return False
         try:
-            if disk.set(key, blob, expire=expire, tag=tag, retry=True):
+            if disk.set(key, blob, expire=expire, tag=_tag(entry, group), retry=True):
                 return True
             self._count_error(entry.kind)
             log.debug("disk set of %s returned False", key)
         except Exception as exc:
             self._failed(disk, exc, entry.kind)
         return False
+
+    def set_many(self, writes: Sequence[Write]) -> None:
+        """The write-behind batch: every write in one ``transact()`` (one SQLite commit),
+        ~57 µs an entry against ~82 µs for lone sets; a failed batch is retried entry by
+        entry, so one bad value does not cost the others."""
+        if not self.usable:
+            return
+        blobs = [(w, self._blob(w.key, w.entry, w.payload)) for w in writes]
+        disk = self._handle()
+        if disk is None:
+            return
+        try:
+            with disk.transact(retry=True):
+                for w, blob in blobs:
+                    if blob is not None:
+                        disk.set(w.key, blob, expire=w.expire, tag=_tag(w.entry, w.group))
+        except Exception as exc:
+            log.debug("batched disk write of %d entries failed (%s); one by one",
+                      len(blobs), exc)
+            for w, _blob in blobs:
+                self.set(w.key, w.entry, expire=w.expire, group=w.group, payload=w.payload)
+
+    def _blob(self, key: str, entry: Entry, payload: bytes | None) -> bytes | None:
+        """Header + (compressed) pickle of ``entry``; None when it cannot be pickled."""
+        if payload is None:
+            try:
+                payload = pickle.dumps(entry.value, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # unpicklable: the faster tiers keep it
+                self._warn("unpicklable", logging.DEBUG,
+                           "%s is not picklable (%s); not kept on disk", key, exc)
+                return None
+        flags = 0
+        if self.settings.cache_compression_enabled and len(payload) >= COMPRESS_THRESHOLD:
+            packed = zlib.compress(payload, 1)
+            if len(packed) < len(payload):
+                payload, flags = packed, _FLAG_ZLIB
+        return _HEADER.pack(_MAGIC, flags, entry.written_at, entry.fresh_until) + payload
 
     def delete(self, key: str) -> None:
         self._run(lambda disk: disk.delete(key, retry=True))
@@ -201,6 +226,16 @@ class DiskTier(Tier):
             if self.state is DiskState.OK:
                 self.state = DiskState.CLOSED
         if disk is not None:
+            with contextlib.suppress(Exception):
+                disk.close()
+
+    def thread_done(self) -> None:
+        """diskcache keeps a SQLite connection per thread; ``Cache.close`` closes the
+        calling thread's. A writer thread that ended with its connection open kept the
+        WAL unmerged after ``close()``, so the database file alone did not hold its
+        writes (found by the corrupt-index test)."""
+        disk = self._disk
+        if disk is not None and self._pid == os.getpid():
             with contextlib.suppress(Exception):
                 disk.close()
 
@@ -354,3 +389,8 @@ class DiskTier(Tier):
             entries, size = inventory.get(kind, (0, 0))
             inventory[kind] = (entries + int(count), size + int(nbytes or 0))
         return inventory
+
+
+def _tag(entry: Entry, group: str | None) -> str:
+    """diskcache's tag of an entry: its kind, and its group when it has one."""
+    return entry.kind if group is None else f"{entry.kind}#{group}"

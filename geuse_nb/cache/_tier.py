@@ -18,7 +18,7 @@ import abc
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import UsageError, did_you_mean
@@ -44,6 +44,16 @@ class Entry(NamedTuple):
     nbytes: int         # pickled size, 0 when unknown
 
 
+class Write(NamedTuple):
+    """One ``Tier.set`` held back for a batch (``set_many``): its arguments."""
+
+    key: str
+    entry: Entry
+    expire: float
+    group: str | None
+    payload: bytes | None
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class TierRow:
     """What a tier knows about one kind for ``stats()``."""
@@ -64,6 +74,30 @@ class TierSetup:
     disk_eviction_policy: str = "least-recently-stored"
 
 
+@dataclasses.dataclass(slots=True)
+class CacheLookup:
+    """The answer of ``TieredCache.lookup``: ``hit``, the ``value``, which ``tier``
+    served it ("memory"/"disk") and whether it is ``stale`` (served past expiry).
+
+    Not frozen on purpose: a frozen dataclass costs ~1 µs more to build, a quarter
+    of a memory hit. Treat it as read-only.
+    """
+
+    hit: bool
+    value: Any = None
+    tier: str | None = None
+    stale: bool = False
+
+
+_MISS = CacheLookup(False)
+
+
+def _usable(fresh_until: float, now: float, grace: float) -> bool:
+    """THE freshness rule: fresh, or expired at most ``grace`` seconds ago."""
+    age = now - fresh_until
+    return age < 0 or (grace > 0 and age <= grace)
+
+
 class Tier(abc.ABC):
     """One storage level. Every method is thread-safe and never raises for a storage
     failure (it counts an error and answers as a miss / does nothing).
@@ -71,11 +105,15 @@ class Tier(abc.ABC):
     ``usable`` is a plain attribute (read on every lookup): a tier that became unusable
     (a disk that cannot be opened) is skipped and left out of ``stats()``.
     ``observes_evictions`` False shows its evictions as missing (NA) in ``stats()``.
+    ``behind`` True marks a slow tier: with ``cache_write_behind`` on, ``TieredCache``
+    queues its writes for one background writer (``_behind.py``), which hands them over
+    in batches through ``set_many``.
     """
 
     name: str = "tier"
     usable: bool = True
     observes_evictions: bool = True
+    behind: bool = False
 
     @abc.abstractmethod
     def get(self, key: str, kind: str) -> Entry | None:
@@ -86,6 +124,11 @@ class Tier(abc.ABC):
             payload: bytes | None) -> bool:
         """Keep ``entry``; ``expire`` s is how long it is worth keeping at all (TTL + stale
         bound); ``payload`` is the value's pickle when the caller made one. True if kept."""
+
+    def set_many(self, writes: Sequence[Write]) -> None:
+        """Several ``set``s in the order given (a slow tier makes it one transaction)."""
+        for w in writes:
+            self.set(w.key, w.entry, expire=w.expire, group=w.group, payload=w.payload)
 
     @abc.abstractmethod
     def delete(self, key: str) -> None:
@@ -108,6 +151,10 @@ class Tier(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook: most tiers hold nothing to close
         """Release handles (the tier is reopened if used again)."""
+
+    def thread_done(self) -> None:  # noqa: B027 - optional hook
+        """The calling thread (the write-behind writer) is ending: release what the tier
+        holds for it alone (the disk tier: its per-thread SQLite connection)."""
 
     def after_fork(self) -> None:  # noqa: B027 - optional hook
         """In a forked child: drop locks and handles inherited from the parent."""

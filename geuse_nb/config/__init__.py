@@ -127,6 +127,10 @@ class Settings:
         "bytes the disk tier may use before LRU eviction", shown="1073741824 (1 GiB)"))
     cache_compression_enabled: bool = _field(default=True, metadata=_meta(
         "CACHE_COMPRESSION_ENABLED", boolean, "zlib-compress large values on disk"))
+    cache_write_behind: bool = _field(default=True, metadata=_meta(
+        "CACHE_WRITE_BEHIND", boolean,
+        "answers reach the disk tier from a background writer, in batches (off: in the "
+        "caller's thread)", prefix_only=True))
     cache_stale_if_error: float = _field(default=0.0, metadata=_meta(
         "CACHE_STALE_IF_ERROR", _ttl,
         "serve an expired entry up to this many seconds old when AWS fails"))
@@ -138,6 +142,10 @@ class Settings:
     parallel_max_workers: int | None = _field(default=None, metadata=_meta(
         "PARALLEL_MAX_WORKERS", number(int, 1, nullable=True),
         "workers per map; `auto` derives them from the CPU count", shown="auto"))
+    parallel_max_in_flight: int = _field(default=64, metadata=_meta(
+        "PARALLEL_MAX_IN_FLIGHT", number(int, 1),
+        "AWS requests a fan-out sends at once by default (also at most "
+        "`pool_max_connections` per endpoint)", prefix_only=True))
     parallel_job_timeout: float | None = _field(default=300.0, metadata=_meta(
         "PARALLEL_JOB_TIMEOUT", number(float, 0.001, nullable=True),
         "seconds one job may run before it is marked timed out; `off` for no limit"))

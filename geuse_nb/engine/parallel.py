@@ -112,8 +112,13 @@ class Engine:
     # ------------------------------------------------ pmap
     def pmap(self, fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str | None = None,
              n_jobs: int | None = None, retries: int | None = None,
-             timeout: float | None = None, backend: str | None = None) -> JobResults:
+             timeout: float | None = None, backend: str | None = None,
+             in_flight: int | None = None) -> JobResults:
         """Run ``fn(item)`` for every item in parallel; values come back in input order.
+
+        ``in_flight``: how many jobs may run at once when neither ``n_jobs`` nor a joblib
+        context says, from a caller that knows its jobs are requests (``fanout`` sizes
+        it by endpoints); without it the CPU-derived rule of ``auto_workers`` applies.
 
         Threads by default (IO-bound work); ``backend="dask"`` (or an enclosing
         ``joblib.parallel_config("dask")``) runs on the current dask.distributed client;
@@ -134,8 +139,14 @@ class Engine:
         if chosen is None:
             chosen = backend_class(ctx_backend or DEFAULT_BACKEND)
         impl = self._backend(chosen)
-        wanted = wanted_workers(n_jobs, self.settings, ctx_n_jobs)
-        workers = max(1, min(wanted, len(items)))
+        if in_flight is not None and n_jobs is None and ctx_n_jobs is None:
+            workers = max(1, min(in_flight, len(items)))
+            # every job in flight: the shared kept pool (n items run n at a time), so
+            # fan-outs of other sizes do not each start a pool of their own
+            wanted = self.settings.parallel_max_in_flight if workers == len(items) else workers
+        else:
+            wanted = wanted_workers(n_jobs, self.settings, ctx_n_jobs)
+            workers = max(1, min(wanted, len(items)))
         name = desc or getattr(fn, "__name__", None) or "pmap"
         calls = [functools.partial(call_item, fn, item) for item in items]
         return self._run(name, pmap_keys(items), desc, retries, timeout, workers, wanted,

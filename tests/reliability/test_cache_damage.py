@@ -88,6 +88,7 @@ def test_garbage_value_files(disk_kit: Callable[..., Any], tmp_path: Path,
         return os.urandom(200_000)  # above diskcache's 32 KB: stored as a value file
 
     first = big(1)
+    kit.cache.flush()  # written behind: on disk once its batch is written
     files = [p for p in (tmp_path / "tiered-v1").rglob("*.val")]
     assert files, "the value should live in a file"
     for path in files:
