@@ -306,8 +306,8 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[s
     out = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=columns)
     out.attrs["failed"] = failed
     if failed:
-        log.warning("%s failed in %d of %d jobs: %s", name, len(failed), len(jobs),
-                    fold_failures(failed))
+        log.warning("%s failed in %d of %d jobs: %s", name,
+                    sum(f.get("jobs", 1) for f in failed), len(jobs), fold_failures(failed))
     return out
 
 
@@ -319,7 +319,7 @@ def fold_failures(failed: list[dict[str, Any]], width: int = 120, kinds: int = 3
     for f in failed:
         text = " ".join(str(f["error"]).split())
         groups.setdefault(text if len(text) <= width else text[:width - 1] + "…", []).append(
-            str(f["region"]))
+            str(f["region"] or f.get("account")))
     parts = []
     for text, regions in list(groups.items())[:kinds]:
         more = f" +{len(regions) - 3} more" if len(regions) > 3 else ""
