@@ -80,9 +80,11 @@ def __dir__() -> list[str]:
 
 
 # ---------------------------------------------------------------- shortcuts on the default kit
-def client(service: str, region: str | None = None) -> Any:
+def client(service: str, region: str | None = None, *, account: str | None = None,
+           role_name: str | None = None, external_id: str | None = None) -> Any:
     """``get_kit().client(...)``: the pooled boto3 client (boto3 clients are untyped)."""
-    return get_kit().client(service, region)
+    return get_kit().client(service, region, account=account, role_name=role_name,
+                            external_id=external_id)
 
 
 @overload
@@ -117,10 +119,14 @@ def records(service: str, operation: str, region: str | None = None,
 
 def fanout(service: str, operation: str, regions: str | Iterable[str] | None = None, *,
            param_sets: Iterable[Mapping[str, Any]] | None = None, desc: str | None = None,
-           n_jobs: int | None = None, **params: Any) -> pd.DataFrame:
-    """``get_kit().fanout(...)``."""
+           n_jobs: int | None = None, accounts: Iterable[str] | str | None = None,
+           role_name: str | None = None, external_id: str | None = None,
+           backend: str | None = None, **params: Any) -> pd.DataFrame:
+    """``get_kit().fanout(...)``; ``account=`` reaches ``call``/``records`` through
+    ``**params`` the same way."""
     return get_kit().fanout(service, operation, regions, param_sets=param_sets, desc=desc,
-                            n_jobs=n_jobs, **params)
+                            n_jobs=n_jobs, accounts=accounts, role_name=role_name,
+                            external_id=external_id, backend=backend, **params)
 
 
 def pmap(fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str | None = None,

@@ -109,56 +109,92 @@ class Kit:
         )
 
     # ------------------------------------------------------------ AWS
-    def client(self, service: str, region: str | None = None) -> Any:
-        """The pooled, thread-safe boto3 client for (service, region)."""
+    def client(self, service: str, region: str | None = None, *, account: str | None = None,
+               role_name: str | None = None, external_id: str | None = None) -> Any:
+        """The pooled, thread-safe boto3 client for (service, region); with ``account=``,
+        one running as that account's role (``role_name``, default the setting)."""
         self._check_open()
-        return self.pool.client(service, region)
+        if account is None and role_name is None and external_id is None:
+            return self.pool.client(service, region)
+        return self._in(account, role_name, external_id).pool.boto3_client(service, region)
+
+    def _in(self, account: str | None, role_name: str | None,
+            external_id: str | None) -> Any:
+        """The call path of ``account`` (checked before any request), or the kit's own."""
+        if account is None and role_name is None and external_id is None:
+            return self._calls
+        from .aws.accounts import account_calls, role_target
+
+        return account_calls(self._calls, role_target(account, self.settings, role_name,
+                                                      external_id))
+
+    def accounts(self, *, refresh: bool = False) -> pd.DataFrame:
+        """The organization's accounts (account_id, name, email, status) from Organizations
+        ListAccounts, paginated and cached; ``fanout(accounts="all")`` takes the ACTIVE ones."""
+        self._check_open()
+        from .aws.accounts import organization_accounts
+
+        return organization_accounts(self._calls, refresh=refresh)
 
     @overload
     def call(self, service: str, operation: str, region: str | None = None, *,
              ttl: float | None = None, refresh: bool = False, kind: str | None = None,
-             frame: Literal[False] = False, expect: Iterable[str] = (),
+             account: str | None = None, role_name: str | None = None,
+             external_id: str | None = None, frame: Literal[False] = False,
+             expect: Iterable[str] = (),
              **params: Any) -> dict[str, Any]: ...
 
     @overload
     def call(self, service: str, operation: str, region: str | None = None, *,
              ttl: float | None = None, refresh: bool = False, kind: str | None = None,
-             frame: Literal[True], expect: Iterable[str] = (),
+             account: str | None = None, role_name: str | None = None,
+             external_id: str | None = None, frame: Literal[True],
+             expect: Iterable[str] = (),
              **params: Any) -> pd.DataFrame: ...
 
     def call(self, service: str, operation: str, region: str | None = None, *,
              ttl: float | None = None, refresh: bool = False, kind: str | None = None,
-             frame: bool = False, expect: Iterable[str] = (),
+             account: str | None = None, role_name: str | None = None,
+             external_id: str | None = None, frame: bool = False, expect: Iterable[str] = (),
              **params: Any) -> dict[str, Any] | pd.DataFrame:
         """One AWS call: cached for reads, paginated and merged, recorded. With
-        ``frame=True``, the response's main list as a DataFrame (as ``records``).
+        ``frame=True``, the response's main list as a DataFrame (as ``records``). With
+        ``account=``, it runs as that account's role (``role_name``, ``external_id``).
 
         ``expect=("ValidationError",)``: error codes this call expects (a not-found probe);
         the error is still raised, but its ``api_calls`` row is marked ``expected`` and the
         report counts it as "expected not found", not as an error."""
         self._check_open()
+        calls = self._in(account, role_name, external_id)
         codes = _expected_codes(expect)
         with expecting(codes) if codes else contextlib.nullcontext():
             if frame:
-                return self._calls.records(service, operation, region, ttl=ttl,
-                                           refresh=refresh, kind=kind, **params)
-            return self._calls.call(service, operation, region, ttl=ttl, refresh=refresh,
-                                    kind=kind, **params)
+                return calls.records(service, operation, region, ttl=ttl, refresh=refresh,
+                                     kind=kind, **params)
+            return calls.call(service, operation, region, ttl=ttl, refresh=refresh,
+                              kind=kind, **params)
 
-    def records(self, service: str, operation: str, region: str | None = None,
-                **params: Any) -> pd.DataFrame:
+    def records(self, service: str, operation: str, region: str | None = None, *,
+                account: str | None = None, role_name: str | None = None,
+                external_id: str | None = None, **params: Any) -> pd.DataFrame:
         """``call`` and return the response's main list as a DataFrame with a ``region`` column."""
         self._check_open()
-        return self._calls.records(service, operation, region, **params)
+        return self._in(account, role_name, external_id).records(service, operation, region,
+                                                                 **params)
 
     def fanout(self, service: str, operation: str | Sequence[str],
                regions: Iterable[str] | None = None, *,
                param_sets: Iterable[Mapping[str, Any]] | None = None, desc: str | None = None,
-               n_jobs: int | None = None, **params: Any) -> pd.DataFrame:
+               n_jobs: int | None = None, accounts: Iterable[str] | str | None = None,
+               role_name: str | None = None, external_id: str | None = None,
+               backend: str | None = None, **params: Any) -> pd.DataFrame:
         """``records`` over operations × regions (× parameter sets) as one parallel map →
         one DataFrame (an ``operation`` column when ``operation`` is a list), slowest
         regions first by this kit's own latency history.
 
+        ``accounts=[ids] | "all"``: also over accounts, each through its assumed role
+        (``role_name``, ``external_id``); the frame gets an ``account`` column first.
+        ``backend="dask"`` runs the jobs on the active dask.distributed client.
         Failed jobs are listed in ``frame.attrs["failed"]``, never dropped silently.
         """
         self._check_open()
@@ -168,7 +204,9 @@ class Kit:
             regions = list(self.backend.endpoints)  # moto lists 38; the sandbox serves these
         return fanout(self._engine, self._calls, service, operation, regions,
                       param_sets=param_sets, desc=desc, n_jobs=n_jobs,
-                      default_region=self.backend.default_region, **params)
+                      default_region=self.backend.default_region, accounts=accounts,
+                      role_name=role_name, external_id=external_id, backend=backend,
+                      **params)
 
     def warm(self, calls: Iterable[Any], *, n_jobs: int | None = None) -> pd.DataFrame:
         """Fill the cache by running ``calls`` in parallel → one row per call (ok,

@@ -55,6 +55,7 @@ CASES = {
     "debug": (False, "1", True, "x"),
     "backend": ("auto", "aws", "aws", "azure"),
     "aws_profile": (None, "ops", "ops", None),
+    "role_name": ("OrganizationAccountAccessRole", "Auditor", "Auditor", " "),
     "tuning_profile": (None, "high-volume", "high-volume", "turbo"),
     "sandbox_url": (None, "http://127.0.0.1:5000", "http://127.0.0.1:5000", None),
     "sandbox_seed": (42, "7", 7, "-1"),
@@ -81,7 +82,8 @@ LAYERS: dict[str, tuple[object, object]] = {
     "progress_verbose_errors": (False, True), "metrics_cloudwatch_export": (False, True),
     "metrics_namespace": ("A/B", "C/D"), "metrics_collection_interval": (7, 8),
     "metrics_max_rows": (7000, 8000), "debug": (False, True), "backend": ("sandbox", "auto"),
-    "aws_profile": ("c", "e"), "tuning_profile": ("memory-constrained", "network-limited"),
+    "aws_profile": ("c", "e"), "role_name": ("RoleC", "RoleE"),
+    "tuning_profile": ("memory-constrained", "network-limited"),
     "sandbox_url": ("http://127.0.0.1:7", "http://127.0.0.1:8"), "sandbox_seed": (7, 8),
     "sandbox_home_region": ("eu-north-1", "sa-east-1"),
 }

@@ -85,6 +85,9 @@ def test_each_page_opens_offline(demo: tuple[Path, str], book: Path, tmp_path: P
                          text), "the attempts table is not on the page"
         assert re.search(r"\bno_capacity\s+InsufficientInstanceCapacity\b", text), \
             "the attempts table does not show the pick's capacity error"
+    if book.stem == "04_account_inventory":  # its heat map: a plot after its heading
+        heading = dom.find("Where the findings are")
+        assert heading >= 0 and re.search(r'<img[^>]+src="data:image/png', dom[heading:])
     assert_not_blank(seen["pixels"], min_inked=0.02)
 
 

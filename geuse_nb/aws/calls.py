@@ -200,7 +200,8 @@ class CallPath:
         if found.hit:
             self.recorder.record_api_call(
                 service=service, operation=op.snake, region=region,
-                latency=time.perf_counter() - start, attempt=0, cache_hit=True)
+                latency=time.perf_counter() - start, attempt=0, cache_hit=True,
+                account=self.pool.account)
             return found.value
         value, shared = self.cache.single_flight(
             key, lambda: self._fetch(key, kind, ttl, service, op, region, params), kind=kind,
@@ -208,7 +209,8 @@ class CallPath:
         if shared:  # answered by another thread's request (or its store): none of its own
             self.recorder.record_api_call(
                 service=service, operation=op.snake, region=region,
-                latency=time.perf_counter() - start, attempt=0, cache_hit=True)
+                latency=time.perf_counter() - start, attempt=0, cache_hit=True,
+                account=self.pool.account)
         return value
 
     def _fetch(self, key: str, kind: str | None, ttl: float | None, service: str, op: _Operation,

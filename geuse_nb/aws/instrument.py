@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..observe.metrics import Recorder
 
 _T0 = "geuse_nb.t0"  # key of the per-attempt start time in botocore's request context
+ACCOUNT_KEY = "geuse_nb.account"  # the account a request ran in (set by ``assumed.py``)
 
 
 class ClientStat:
@@ -97,7 +98,8 @@ def instrument_http(client: Any, stat: ClientStat, wait: float) -> None:
 
 
 # ---------------------------------------------------------------- botocore events
-def install_hooks(client: Any, entry: PooledClient, recorder: Recorder | None) -> None:
+def install_hooks(client: Any, entry: PooledClient, recorder: Recorder | None, *,
+                  account: str | None = None) -> None:
     """Record every HTTP attempt (retries and connection errors included).
 
     The operation is recorded as boto3's method name (``xform_name`` of the API name),
@@ -138,6 +140,7 @@ def install_hooks(client: Any, entry: PooledClient, recorder: Recorder | None) -
             service=service, operation=xform_name(event_name.rsplit(".", 1)[-1]),
             region=region, latency=(end - start) if start is not None else 0.0,
             attempt=attempt, http_status=status, error_code=code, retried=attempt > 1,
+            account=context.get(ACCOUNT_KEY, account),
         )
 
     events = client.meta.events

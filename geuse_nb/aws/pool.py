@@ -69,6 +69,8 @@ class _ProcessState:
 class ClientPool:
     """Thread-safe, fork-safe pool of boto3 clients for one backend."""
 
+    account: str | None = None  # the account its calls run in, when not the identity's own
+
     def __init__(self, settings: Settings, backend: Backend, *,
                  recorder: Recorder | None = None) -> None:
         self.settings = settings
@@ -229,7 +231,7 @@ class ClientPool:
                                               endpoint_url=endpoint, config=self._config())
             instrument_http(client, stat, wait=self.settings.pool_read_timeout)
             entry = PooledClient(client, stat)
-            install_hooks(client, entry, self.recorder)
+            install_hooks(client, entry, self.recorder, account=self.account)
             stat.clients_created += 1
             st.entries[key] = entry
             log.debug("pooled client %s/%s created (endpoint %s)",

@@ -198,6 +198,9 @@ class Settings:
         "`sandbox`, `aws`, or `auto` (aws when credentials are found)", prefix_only=True))
     aws_profile: str | None = _field(default=None, metadata=_meta(
         "AWS_PROFILE", text(nullable=True), "AWS profile for the aws backend"))
+    role_name: str = _field(default="OrganizationAccountAccessRole", metadata=_meta(
+        "ROLE_NAME", text(), "role assumed in each account a call names with `account=` "
+        "(the role AWS Organizations creates in member accounts)", prefix_only=True))
     tuning_profile: str | None = _field(default=None, metadata=_meta(
         "TUNING_PROFILE", choice(tuple(TUNING_PROFILES), nullable=True),
         one_of(TUNING_PROFILES, "`{}`"), prefix_only=True))

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 TABLES: dict[str, tuple[str, ...]] = {
     "api_calls": ("time", "service", "operation", "region", "latency", "attempt",
-                  "http_status", "error_code", "retried", "cache_hit", "expected"),
+                  "http_status", "error_code", "retried", "cache_hit", "expected",
+                  "account"),
     "operations": ("time", "name", "category", "seconds", "ok", "error"),
     "counters": ("time", "name", "value"),
     "gauges": ("time", "name", "value"),
@@ -203,9 +204,11 @@ class Recorder:
         error_code: str | None = None,
         retried: bool = False,
         cache_hit: bool = False,
+        account: str | None = None,
     ) -> None:
         """One HTTP attempt (or one cache hit, with ``cache_hit=True`` and no request);
-        ``expected`` when its error code is one the call declared (``expecting``)."""
+        ``expected`` when its error code is one the call declared (``expecting``).
+        ``account`` is set when it ran in another account (an assumed role)."""
         if self.enabled:
             self._tables["api_calls"].append({
                 "time": time.time(), "service": service, "operation": operation,
@@ -213,6 +216,7 @@ class Recorder:
                 "http_status": http_status, "error_code": error_code, "retried": retried,
                 "cache_hit": cache_hit,
                 "expected": error_code is not None and error_code in _EXPECTED.get(),
+                "account": account,
             })
 
     def count(self, name: str, n: float = 1) -> float:

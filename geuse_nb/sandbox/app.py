@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import GeuseError
 from ._replay import ReplayMarket
+from ._roles import RoleGate
 from .awserror import SERVER_ERRORS, RequestInfo, error_response, throttle
 from .capacity import CapacityGate, Ticket
 from .counters import Counters
@@ -84,6 +85,7 @@ class SandboxApp:
         self.counters = Counters()
         self.stacks = StackClock()  # CloudFormation provisioning time and failures
         self.rollback = UpdateRollback(self._call_moto)  # failed updates: last good template
+        self.roles = RoleGate()  # accounts whose roles AssumeRole refuses
         self.tracker = ConnectionTracker()
         self.moto_ready = threading.Event()
         self.warm = threading.Event()  # every region's backend started
@@ -211,6 +213,9 @@ class SandboxApp:
             return self._spot(region, info)
         if info.protocol == "ec2" and info.operation == "RunInstances":
             return self._run_instances(region, info, environ)
+        refused_role = self.roles.refuse(info)
+        if refused_role:
+            return refused_role
         cfn = info.service == "cloudformation"
         refused = self.stacks.refuse(region, info.operation, info.params) if cfn else None
         if refused:
@@ -349,15 +354,9 @@ class SandboxApp:
             return self._replay.summary() if self._replay else {"replaying": False}
         if path.startswith(("/_geuse/capacity", "/_geuse/interrupt")):
             self.moto_ready.wait()
-            if path == "/_geuse/capacity" and method == "POST":
-                return self.capacity.set(payload.get("pools") or [], self.regions)
-            if path == "/_geuse/capacity/clear" and method == "POST":
-                return self.capacity.clear()
-            if path == "/_geuse/capacity":
-                return self.capacity.state()
-            if path == "/_geuse/interrupt" and method == "POST":
-                return self.capacity.interrupt(payload.get("instance_ids") or [], self.regions,
-                                               bool(payload.get("reclaim", True)))
+            return self.capacity.route(path, method, payload, self.regions)
+        if path == "/_geuse/assume-role":
+            return self.roles.route(method, payload)
         if path == "/_geuse/counters/reset" and method == "POST":
             self.counters.reset()
             return {"reset": True}

@@ -90,6 +90,20 @@ class CapacityGate:
             self._left = table
         return self.state()
 
+    def route(self, path: str, method: str, payload: dict[str, Any],
+              served: Iterable[str]) -> dict[str, Any]:
+        """The control endpoints: set, clear or read the pools' capacity; interrupt."""
+        if path == "/_geuse/capacity" and method == "POST":
+            return self.set(payload.get("pools") or [], served)
+        if path == "/_geuse/capacity/clear" and method == "POST":
+            return self.clear()
+        if path == "/_geuse/capacity":
+            return self.state()
+        if path == "/_geuse/interrupt" and method == "POST":
+            return self.interrupt(payload.get("instance_ids") or [], served,
+                                  bool(payload.get("reclaim", True)))
+        raise LookupError(path)
+
     def clear(self) -> dict[str, Any]:
         with self._lock:
             self._left = {}

@@ -378,6 +378,29 @@ class Sandbox:
         rows = self.counters()["requests"]
         return sum(r["requests"] for r in rows if region is None or r["region"] == region)
 
+    def create_accounts(self, names: Iterable[str]) -> list[dict[str, str]]:
+        """Member accounts of the sandbox's organization (made if needed), one per name →
+        [{account_id, name}]; roles in them are assumable until ``deny_assume_role``."""
+        from ._roles import create_accounts
+
+        home = self.regions[0] if self.home_region not in self.regions else self.home_region
+        return create_accounts(self.endpoint_url(home), home, names)
+
+    def deny_assume_role(self, account_ids: Iterable[str]) -> list[str]:
+        """AssumeRole into these accounts answers AccessDenied (as AWS does when a role's
+        trust policy does not allow the caller) → every denied id."""
+        from ._roles import account_ids as checked
+
+        return list(self._call("POST", "/_geuse/assume-role",
+                               {"deny": checked(account_ids)})["denied"])
+
+    def allow_assume_role(self, account_ids: Iterable[str]) -> list[str]:
+        """Undo ``deny_assume_role`` for these accounts → the ids still denied."""
+        from ._roles import account_ids as checked
+
+        return list(self._call("POST", "/_geuse/assume-role",
+                               {"allow": checked(account_ids)})["denied"])
+
     def reset_counters(self) -> None:
         """Zero every counter."""
         self._call("POST", "/_geuse/counters/reset", {})

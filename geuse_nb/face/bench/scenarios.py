@@ -8,7 +8,7 @@ import re
 
 from ._core import REGISTRY
 
-MODULES = ("fanout", "ops", "cache_pool", "overhead", "cluster", "cpu")
+MODULES = ("fanout", "ops", "cache_pool", "overhead", "cluster", "cpu", "accounts")
 
 
 def _number(key: str) -> tuple[int, str]:

@@ -5,7 +5,8 @@ the recorder once (``_data``) and renders every section once:
 
 1. **Where the time went** (``_summary``): wall time, time in AWS requests, what
    parallelism and the cache saved (wall-clock, and how it is computed), what to look at;
-2. **Per region** and **Over time** and **Latency by operation** (``_perf``);
+2. **Per region** (and **Per account** when calls ran in other accounts, ``_accounts``),
+   **Over time** and **Latency by operation** (``_perf``);
 3. **Jobs timeline** (``_timeline``: HTML bars, labels never cut);
 4. **Cache**, **Client pool**, **Resources**, **Errors and what to do** (``_health``);
 5. the runbook's own sections (``add_section``), then **Settings**.
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import UsageError
 from . import _render
+from ._accounts import account_section, account_table
 from ._compare import compare_sections
 from ._data import read
 from ._health import (
@@ -111,6 +113,7 @@ class Report:
 
         data = read(recorder)
         regions = region_table(data)
+        per_account = account_table(data)  # only when some call ran in another account
         ops = operation_table(data)
         errors = errors_table(data, suggest)
         head = headline(data)
@@ -121,6 +124,7 @@ class Report:
         sections = [
             summary_section(head, findings, _iso(data.t0), _iso(end)),
             region_section(regions),
+            *([account_section(per_account)] if per_account is not None else []),
             over_time_section(data),
             jobs_section(data),
             latency_section(data, ops, _timers(data.ops), histogram),

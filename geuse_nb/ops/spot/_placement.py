@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...errors import AwsCallError, UsageError
 from ._history import check_regions, check_types
@@ -42,7 +42,7 @@ def placement_scores(kit: Kit, instance_types: str | Iterable[str],
     if kit.backend.kind == "sandbox":
         empty.attrs["note"] = SANDBOX_NOTE
         return empty
-    params = {"InstanceTypes": types, "TargetCapacity": target_capacity,
+    params: dict[str, Any] = {"InstanceTypes": types, "TargetCapacity": target_capacity,
               "SingleAvailabilityZone": single_az}
     if names != "all":
         params["RegionNames"] = list(names)
