@@ -1,4 +1,4 @@
-"""Runbooks 00–02 on the ``aws`` backend: botocore's real credential chain (a profile in
+"""Runbooks 00–02 and 04 on the ``aws`` backend: botocore's real credential chain (a profile in
 AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE) and its own endpoint resolution
 (AWS_ENDPOINT_URL, pointed at the session sandbox), as a user's first day on AWS.
 
@@ -31,6 +31,8 @@ RUNBOOKS: dict[str, dict[str, Any]] = {
     "01_spot_selection": {"regions": REGIONS, "days": 1, "instance_types": ["g4dn.xlarge"],
                           "fallbacks": 1},
     "02_multi_region_rollout": {"regions": REGIONS, "max_concurrent": 2},
+    # on AWS the inventory reads the accounts it is given (nothing is planted there)
+    "04_account_inventory": {"regions": REGIONS, "accounts": ["111111111111", "222222222222"]},
 }
 
 
