@@ -16,6 +16,7 @@ from pathlib import Path
 import netguard
 import psutil
 import pytest
+import runbook_runs
 
 # ---------------------------------------------------------------- environment
 netguard.offline_aws_environment()
@@ -136,3 +137,19 @@ def shared_data() -> Path:
         pytest.skip(f"reference data not found at {SHARED_DATA} "
                     "(only the data-derivation tests need it)")
     return SHARED_DATA
+
+
+# ---------------------------------------------------------------- the runbooks, run once
+@pytest.fixture(scope="session")
+def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> runbook_runs.WheelEnv:
+    """The built wheel installed in a fresh venv (tests/runbook_runs.py)."""
+    return runbook_runs.build_wheel_env(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="session")
+def demo_run(wheel_env: runbook_runs.WheelEnv,
+             tmp_path_factory: pytest.TempPathFactory) -> runbook_runs.DemoRun:
+    """The session's one `geuse-nb demo`: every runbook, from the wheel, in an empty
+    directory, canary credentials in its environment. Tests that read it are in the
+    xdist group "runbooks", so one worker runs it once."""
+    return runbook_runs.run_demo(wheel_env, tmp_path_factory.mktemp("demo"))

@@ -1,5 +1,6 @@
 """`make demo`'s job (`geuse-nb demo`), end to end: every runbook notebook found in notebooks/
-runs on the sandbox into one folder, with offline HTML, performance reports and an index —
+runs on the sandbox into one folder (the session's one run, from the installed wheel in an
+empty directory: tests/runbook_runs.py), with offline HTML, performance reports and an index —
 and each page, opened in headless chromium with the network cut, asks for nothing, shows
 the final progress state and its plots, and is not blank."""
 
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import runbook_runs
 
 from geuse_nb.face.demo import discover
 
@@ -19,20 +21,16 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNBOOKS = discover(ROOT / "notebooks")
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """One `geuse-nb demo` run for the module (it runs every runbook: ~1-2 minutes)."""
-    import netguard
+# Every test here reads the session's one demo run (tests/runbook_runs.py): one worker.
+pytestmark = pytest.mark.xdist_group("runbooks")
 
-    out = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "IPYTHONDIR": str(netguard.ipython_dir(out / ".ipython")),
-           "GEUSE_CACHE_DIR": str(out / ".cache")}
-    command = Path(sys.executable).with_name("geuse-nb")  # the console script
-    done = subprocess.run([str(command), "demo", "--out", str(out)], capture_output=True,
-                          text=True, timeout=600, env=env, cwd=ROOT, check=False)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    assert "\x1b[" not in done.stdout  # a pipe gets plain lines, no escape codes
-    return out, done.stdout
+
+@pytest.fixture(scope="module")
+def demo(demo_run: runbook_runs.DemoRun) -> tuple[Path, str]:
+    """The session's `geuse-nb demo` (every runbook, from the installed wheel)."""
+    assert demo_run.returncode == 0, demo_run.stdout[-4000:]
+    assert "\x1b[" not in demo_run.stdout  # a pipe gets plain lines, no escape codes
+    return demo_run.out, demo_run.stdout
 
 
 def test_runbooks_are_found() -> None:
