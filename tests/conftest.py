@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import browser
 import netguard
 import psutil
 import pytest
@@ -52,6 +53,14 @@ def _progress_bars() -> set[object]:
     return set(getattr(tqdm, "_instances", ()) or ())
 
 
+def _session_long(proc: psutil.Process) -> bool:
+    """The session's browser (tests/browser.py) and its renderers are meant to outlive a test."""
+    try:
+        return bool(browser.SESSION_PIDS & {proc.pid, *(p.pid for p in proc.parents())})
+    except psutil.NoSuchProcess:
+        return True
+
+
 @pytest.fixture(autouse=True)
 def leak_guard(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a test that leaves threads, child processes or progress bars behind."""
@@ -70,7 +79,7 @@ def leak_guard(request: pytest.FixtureRequest) -> Iterator[None]:
             leaked_threads.append(thread)
     leaked_children = []
     for proc in me.children(recursive=True):
-        if proc.pid in children_before:
+        if proc.pid in children_before or _session_long(proc):
             continue
         try:
             proc.wait(max(0.0, deadline - time.monotonic()))
@@ -153,3 +162,12 @@ def demo_run(wheel_env: runbook_runs.WheelEnv,
     directory, canary credentials in its environment. Tests that read it are in the
     xdist group "runbooks", so one worker runs it once."""
     return runbook_runs.run_demo(wheel_env, tmp_path_factory.mktemp("demo"))
+
+
+# ---------------------------------------------------------------- one browser
+@pytest.fixture(scope="session")
+def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[browser.DevTools]:
+    """The session's one headless chromium; each page check opens a tab in it."""
+    tools = browser.DevTools(tmp_path_factory.mktemp("chromium-profile"))
+    yield tools
+    tools.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import runbook_runs
+from browser import DevTools
 
 from geuse_nb.face.demo import discover
 
@@ -60,11 +61,12 @@ def test_demo_runs_every_runbook_and_links_them(demo: tuple[Path, str]) -> None:
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("book", RUNBOOKS, ids=[p.stem for p in RUNBOOKS])
-def test_each_page_opens_offline(demo: tuple[Path, str], book: Path, tmp_path: Path) -> None:
+def test_each_page_opens_offline(demo: tuple[Path, str], book: Path, tmp_path: Path,
+                                 chrome: DevTools) -> None:
     from test_export import assert_not_blank, open_offline
 
     out, _ = demo
-    seen = open_offline(out / f"{book.stem}.html", tmp_path)
+    seen = open_offline(chrome, out / f"{book.stem}.html", tmp_path)
     assert seen["requests"] == [], seen["requests"]
     dom = seen["dom"]
     bars = re.findall(r'<div class="geuse-progress".*?</div>\s*</div>', dom, re.DOTALL)
