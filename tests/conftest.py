@@ -107,6 +107,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "allow_leaks: skip the leak guard (session fixtures)")
 
 
+# Fixtures whose tests are not for `make quick` (a browser, the wheel, the runbook run,
+# JupyterLab), and modules whose every test starts kernels (papermill, nbval, IPython).
+HEAVY_FIXTURES = {"chrome", "wheel_env", "demo_run", "lab_server"}
+HEAVY_MODULES = {"test_cli.py", "test_magics_kernel.py", "test_spot_notebook.py",
+                 "test_demo.py", "test_bench_suite.py", "test_packaging.py"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `-n N --dist loadgroup` a test without an ``xdist_group`` goes where its
+    module's tests go (module fixtures, such as a module's sandbox, are built once); the
+    tests of the session's runbook run share the group "runbooks"."""
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        if not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(module))
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & HEAVY_FIXTURES or module.rsplit("/", 1)[-1] in HEAVY_MODULES:
+            item.add_marker(pytest.mark.heavy)
+
+
 # ---------------------------------------------------------------- shared fixtures
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path_factory: pytest.TempPathFactory,
