@@ -38,10 +38,11 @@ def test_the_wheel_carries_every_runbook_once(wheel_env: runbook_runs.WheelEnv) 
     assert len(RUNBOOKS) >= 4
     assert shipped == {p.name: _sha(p.read_bytes()) for p in RUNBOOKS}  # the same bytes
     assert all("/data/share/geuse_nb/runbooks/" in n for n in names if n.endswith(".ipynb"))
-    # one source: no copy of a runbook anywhere else in the checkout
-    copies = [p for p in ROOT.rglob("*.ipynb") if p.parent != ROOT / "notebooks"
-              and ".venv" not in p.parts and "reports" not in p.parts
-              and any(p.name == r.name for r in RUNBOOKS)]
+    # one source: no copy of a runbook anywhere else in the repository
+    tracked = subprocess.run(["git", "ls-files", "*.ipynb"], capture_output=True, text=True,
+                             cwd=ROOT, check=False).stdout.split()
+    copies = [t for t in tracked if Path(t).parent != Path("notebooks")
+              and any(Path(t).name == r.name for r in RUNBOOKS)]
     assert copies == []
     where = subprocess.run([str(wheel_env.python), "-c", "import geuse_nb, sys; "
                             "print(geuse_nb.__file__)"], capture_output=True, text=True,

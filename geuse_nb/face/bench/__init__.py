@@ -10,7 +10,8 @@ claims and the physical limit of this machine, as ratios measured in one run.
     suite.save_html("reports/bench.html")
 
 Scenarios (the issue's numbering): 1 ``fanout``, 1b ``fanout_far``, 2 ``limit``, 3 ``spot``,
-4 ``rollout``, 5 ``cache``, 6 ``pool``, 7 ``overhead``, 8 ``scale``, 9 ``dask``. Each runs
+4 ``rollout``, 5 ``cache``, 6 ``pool``, 7 ``overhead``, 8 ``scale``, 9 ``dask``, 10
+``import``, 11 ``spot_rank``. Each runs
 its contenders alternately (A B A B …) for several rounds on one sandbox (RTT 60 ms,
 handshake 2 × RTT unless a scenario says otherwise) and reports medians with min–max and
 its ratios against the issue's targets. Modules: ``_core`` (scenario ABC and registry,
@@ -23,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 NAMES = ("fanout", "fanout_far", "limit", "spot", "rollout", "cache", "pool", "overhead",
-         "scale", "dask")
+         "scale", "dask", "import", "spot_rank")
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
