@@ -5,8 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test quick bench lint lab venv browser clean
-# both cores: tests of one module (or one xdist_group) stay on one worker (tests/conftest.py)
-XDIST := -n 2 --dist loadgroup
+# both cores; a module's tests (a notebook's cells) stay on one worker (tests/conftest.py)
+XDIST := -n 2 --dist loadfile
 
 venv: $(STAMP)
 

@@ -28,13 +28,11 @@ def pytest_configure(config: pytest.Config) -> None:
     })
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A notebook's cells share one kernel: under `-n N --dist loadgroup` they go to one
-    worker, in order. Kernels are not for `make quick`."""
+    """Kernels are not for `make quick`. (A notebook's cells share one kernel: `make
+    test`'s `--dist loadfile` keeps them on one worker, in order.)"""
     for item in items:
         if item.nodeid.startswith("notebooks/"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
             item.add_marker(pytest.mark.heavy)
 
 

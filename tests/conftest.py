@@ -114,15 +114,12 @@ HEAVY_MODULES = {"test_cli.py", "test_magics_kernel.py", "test_spot_notebook.py"
                  "test_demo.py", "test_bench_suite.py", "test_packaging.py"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `-n N --dist loadgroup` a test without an ``xdist_group`` goes where its
-    module's tests go (module fixtures, such as a module's sandbox, are built once); the
-    tests of the session's runbook run share the group "runbooks"."""
+    """Mark what `make quick` leaves out. (Under `make test`'s `-n 2 --dist loadfile` a
+    module's tests, and a notebook's cells, stay on one worker: module fixtures are built
+    once, nbval's cells share a kernel.)"""
     for item in items:
         module = item.nodeid.split("::")[0]
-        if not any(item.iter_markers("xdist_group")):
-            item.add_marker(pytest.mark.xdist_group(module))
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & HEAVY_FIXTURES or module.rsplit("/", 1)[-1] in HEAVY_MODULES:
             item.add_marker(pytest.mark.heavy)
@@ -172,17 +169,20 @@ def shared_data() -> Path:
 # ---------------------------------------------------------------- the runbooks, run once
 @pytest.fixture(scope="session")
 def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> runbook_runs.WheelEnv:
-    """The built wheel installed in a fresh venv (tests/runbook_runs.py)."""
-    return runbook_runs.build_wheel_env(tmp_path_factory.mktemp("wheel"))
+    """The built wheel installed in a fresh venv (tests/runbook_runs.py), once a session."""
+    root = runbook_runs.shared_root(tmp_path_factory.getbasetemp()) / "wheel"
+    return runbook_runs.load_wheel_env(runbook_runs.once(root, runbook_runs.build_wheel_env))
 
 
 @pytest.fixture(scope="session")
 def demo_run(wheel_env: runbook_runs.WheelEnv,
              tmp_path_factory: pytest.TempPathFactory) -> runbook_runs.DemoRun:
     """The session's one `geuse-nb demo`: every runbook, from the wheel, in an empty
-    directory, canary credentials in its environment. Tests that read it are in the
-    xdist group "runbooks", so one worker runs it once."""
-    return runbook_runs.run_demo(wheel_env, tmp_path_factory.mktemp("demo"))
+    directory, canary credentials in its environment; made by the first worker that
+    asks, read by the other (tests/runbook_runs.py)."""
+    root = runbook_runs.shared_root(tmp_path_factory.getbasetemp()) / "demo"
+    runbook_runs.once(root, lambda folder: runbook_runs.save_demo(wheel_env, folder))
+    return runbook_runs.load_demo(root)
 
 
 # ---------------------------------------------------------------- one browser

@@ -9,6 +9,12 @@ installed into a fresh venv, and the demo runs from an empty directory with cana
 credentials in its environment. The demo test (pages, index), the packaging test and
 the secrets test (scan every file for the canary) read that one run.
 
+Under ``pytest -n 2`` (xdist) a session fixture is per worker, so the wheel and the demo
+are made once in a folder both workers see, under a file lock (``once``): the first
+worker to ask makes it, the other waits for it and reads it. (``--dist loadgroup``, which
+would send every reader to one worker, does not group under pytest 9.2 with xdist 3.8:
+the group suffix it writes into ``item._nodeid`` is no longer read.)
+
 The fresh venv is made with this interpreter's ``venv`` (no pip: ~0.1 s) and the wheel
 is installed into it with this environment's pip (``pip --python``, ``--no-deps``); the
 dependencies are this venv's (a ``.pth`` naming its site-packages), the same versions
@@ -20,13 +26,16 @@ nbconvert's templates): installing ~150 of them again from pip's cache costs
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import secrets
 import string
 import subprocess
 import sys
 import sysconfig
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +71,7 @@ class WheelEnv:
         return env
 
 
-def build_wheel_env(root: Path) -> WheelEnv:
+def build_wheel_env(root: Path) -> None:
     """Build the wheel from the checkout and install it into ``root/venv``."""
     wheels = root / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
@@ -81,7 +90,28 @@ def build_wheel_env(root: Path) -> WheelEnv:
     subprocess.run([sys.executable, "-m", "pip", "--python", str(env.python), "install",
                     "--quiet", "--no-deps", "--no-index", str(wheel)], check=True,
                    timeout=300, capture_output=True)
-    return env
+
+
+def shared_root(basetemp: Path) -> Path:
+    """Where the session's shared runs go: beside every worker's own temp folder under
+    xdist (``pytest-N/``), the session's temp folder otherwise."""
+    return basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+
+
+def once(folder: Path, make: Callable[[Path], None]) -> Path:
+    """``make(folder)`` unless another worker of this session did; ``folder`` either way."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder.parent / f"{folder.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (folder / ".done").exists():
+            make(folder)
+            (folder / ".done").write_text("")
+    return folder
+
+
+def load_wheel_env(root: Path) -> WheelEnv:
+    """The venv ``build_wheel_env(root)`` made."""
+    return WheelEnv(prefix=root / "venv", wheel=next((root / "wheels").glob("geuse_nb-*.whl")))
 
 
 def canaries() -> tuple[str, str]:
@@ -101,6 +131,21 @@ class DemoRun:
     stdout: str
     returncode: int
     canaries: tuple[str, str]
+
+
+def load_demo(root: Path) -> DemoRun:
+    """The run ``save_demo(root, ...)`` wrote."""
+    data = json.loads((root / "demo.json").read_text())
+    return DemoRun(out=Path(data["out"]), cache=Path(data["cache"]), cwd=Path(data["cwd"]),
+                   stdout=data["stdout"], returncode=data["returncode"],
+                   canaries=(data["canaries"][0], data["canaries"][1]))
+
+
+def save_demo(env: WheelEnv, root: Path) -> None:
+    """Run the demo into ``root`` and write what it did to ``root/demo.json``."""
+    run = run_demo(env, root)
+    data = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(run).items()}
+    (root / "demo.json").write_text(json.dumps(data))
 
 
 def run_demo(env: WheelEnv, root: Path) -> DemoRun:

@@ -22,10 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNBOOKS = discover(ROOT / "notebooks")
 
 
-# Every test here reads the session's one demo run (tests/runbook_runs.py): one worker.
-pytestmark = pytest.mark.xdist_group("runbooks")
-
-
 @pytest.fixture(scope="module")
 def demo(demo_run: runbook_runs.DemoRun) -> tuple[Path, str]:
     """The session's `geuse-nb demo` (every runbook, from the installed wheel)."""

@@ -15,7 +15,6 @@ import zipfile
 from pathlib import Path
 
 import netguard
-import pytest
 import runbook_runs
 
 from geuse_nb.face._runbooks import discover
@@ -23,7 +22,6 @@ from geuse_nb.face.export import external_references
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNBOOKS = discover(ROOT / "notebooks")
-pytestmark = pytest.mark.xdist_group("runbooks")  # the wheel and the demo run are shared
 
 
 def _sha(data: bytes) -> str:

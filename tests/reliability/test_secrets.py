@@ -128,7 +128,6 @@ def test_aws_backend_kit_with_canary_credentials_leaks_nothing(
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("runbooks")
 @pytest.mark.parametrize("runbook", RUNBOOKS, ids=[p.stem for p in RUNBOOKS])
 def test_runbook_with_canary_environment_leaks_nothing(
         demo_run: runbook_runs.DemoRun, runbook: Path) -> None:
