@@ -40,10 +40,12 @@ test: venv lint browser
 	@echo "==> pytest: tests/ and the notebooks in notebooks/ (nbval, real kernels), 2 workers"
 	@$(VENV)/bin/pytest -q $(XDIST)
 
-# The inner loop (<= 60 s): lint, types and the unit tests; no kernels, browser or load tests.
+# The inner loop (<= 60 s): lint, types and the unit tests; no kernels, browser, sandbox
+# clocks, process starts or the reliability suite (`heavy`: tests/conftest.py).
 quick: venv lint
-	@echo "==> pytest: unit tests (not heavy, not slow), 2 workers"
-	@$(VENV)/bin/pytest -q $(XDIST) -m "not heavy and not slow" tests
+	@echo "==> pytest: unit tests (not heavy), 2 workers"
+	@$(VENV)/bin/pytest -q $(XDIST) -m "not heavy and not slow" tests \
+	  --ignore=tests/reliability
 
 demo: venv
 	@echo "==> demo: every runbook in notebooks/ on the sandbox, into reports/ (index.html)"

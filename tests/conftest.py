@@ -8,16 +8,20 @@ Autouse guards fail any test that
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import browser
 import netguard
 import psutil
 import pytest
-import runbook_runs
+
+if TYPE_CHECKING:  # imported where used: tests/test_guards.py reuses this file alone
+    import browser
+    import runbook_runs
 
 # ---------------------------------------------------------------- environment
 netguard.offline_aws_environment()
@@ -55,8 +59,9 @@ def _progress_bars() -> set[object]:
 
 def _session_long(proc: psutil.Process) -> bool:
     """The session's browser (tests/browser.py) and its renderers are meant to outlive a test."""
+    pids: set[int] = getattr(sys.modules.get("browser"), "SESSION_PIDS", set())
     try:
-        return bool(browser.SESSION_PIDS & {proc.pid, *(p.pid for p in proc.parents())})
+        return bool(pids & {proc.pid, *(p.pid for p in proc.parents())})
     except psutil.NoSuchProcess:
         return True
 
@@ -103,15 +108,28 @@ def leak_guard(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # an xdist worker ignores SIGINT (Ctrl-C is the controller's); the Ctrl-C tests
+        # interrupt their own process, so a worker takes it as Python does by default
+        import signal
+
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     config.addinivalue_line("markers", "expect_network_violation: the test trips the guard")
     config.addinivalue_line("markers", "allow_leaks: skip the leak guard (session fixtures)")
 
 
 # Fixtures whose tests are not for `make quick` (a browser, the wheel, the runbook run,
-# JupyterLab), and modules whose every test starts kernels (papermill, nbval, IPython).
+# JupyterLab); modules whose tests start kernels (papermill, nbval, IPython) or wait on
+# the sandbox's clock or start processes (stacks provisioning for seconds, sandboxes,
+# Dask clusters and pytester runs started and killed, pools pickled into processes):
+# ~115 s of the ~215 s the unit tests cost at load 5. tests/reliability (faults, load,
+# interrupts, properties) is left out of `make quick` by path.
 HEAVY_FIXTURES = {"chrome", "wheel_env", "demo_run", "lab_server"}
 HEAVY_MODULES = {"test_cli.py", "test_magics_kernel.py", "test_spot_notebook.py",
-                 "test_demo.py", "test_bench_suite.py", "test_packaging.py"}
+                 "test_demo.py", "test_bench_suite.py", "test_packaging.py",
+                 "test_rollout_run.py", "test_sandbox.py", "test_lab_live.py",
+                 "test_pool.py", "test_dask.py", "test_guards.py", "test_sandbox_cli.py",
+                 "test_fanout_operations.py", "test_spot_history.py", "test_report_kit.py"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -170,6 +188,8 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> runbook_runs.WheelEnv:
     """The built wheel installed in a fresh venv (tests/runbook_runs.py), once a session."""
+    import runbook_runs
+
     root = runbook_runs.shared_root(tmp_path_factory.getbasetemp()) / "wheel"
     return runbook_runs.load_wheel_env(runbook_runs.once(root, runbook_runs.build_wheel_env))
 
@@ -180,6 +200,8 @@ def demo_run(wheel_env: runbook_runs.WheelEnv,
     """The session's one `geuse-nb demo`: every runbook, from the wheel, in an empty
     directory, canary credentials in its environment; made by the first worker that
     asks, read by the other (tests/runbook_runs.py)."""
+    import runbook_runs
+
     root = runbook_runs.shared_root(tmp_path_factory.getbasetemp()) / "demo"
     runbook_runs.once(root, lambda folder: runbook_runs.save_demo(wheel_env, folder))
     return runbook_runs.load_demo(root)
@@ -189,6 +211,8 @@ def demo_run(wheel_env: runbook_runs.WheelEnv,
 @pytest.fixture(scope="session")
 def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[browser.DevTools]:
     """The session's one headless chromium; each page check opens a tab in it."""
+    import browser
+
     tools = browser.DevTools(tmp_path_factory.mktemp("chromium-profile"))
     yield tools
     tools.close()
