@@ -216,3 +216,34 @@ def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[browser.DevTool
     tools = browser.DevTools(tmp_path_factory.mktemp("chromium-profile"))
     yield tools
     tools.close()
+
+
+# ---------------------------------------------------------------- figures from xdist workers
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker hands the reliability suite's figures to the controller (xdist)."""
+    figures = sys.modules.get("reliability_figures")
+    output = getattr(session.config, "workeroutput", None)
+    if figures is not None and output is not None:
+        output["reliability_figures"] = dict(figures.FIGURES)
+
+
+def _figures_module() -> object:
+    sys.path.insert(0, str(Path(__file__).with_name("reliability")))
+    import reliability_figures
+
+    return reliability_figures
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """The controller adds up each worker's figures (sums, and maxima for times)."""
+    got = getattr(node, "workeroutput", {}).get("reliability_figures", {})
+    if got:
+        figures: object = _figures_module()
+        for name, value in got.items():
+            figures.add_figure(name, value)  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter: object, config: pytest.Config) -> None:
+    if getattr(config.option, "numprocesses", None) and "reliability_figures" in sys.modules:
+        sys.modules["reliability_figures"].report(terminalreporter)
