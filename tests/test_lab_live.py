@@ -2,7 +2,7 @@
 
 ``geuse-nb lab`` starts JupyterLab on loopback (a token, no browser of its own, no update
 or news check) on a copy of the runbooks; Debian's chromium, driven by Playwright (its
-own browser download is never used: ``executable_path``), opens
+own browser download is never used: ``executable_path``, tests/browser.py), opens
 ``quickstart.ipynb``, runs all cells from the Run menu and watches the fan-out cell's
 output with a ``MutationObserver`` installed before the run: the live progress widget
 (tqdm's ipywidgets bar, drawn by JupyterLab's widget manager) must appear with at least
@@ -28,6 +28,7 @@ from typing import Any
 
 import netguard
 import pytest
+from browser import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOT = ROOT / "docs" / "jupyterlab-live.png"
@@ -141,7 +142,7 @@ def test_quickstart_runs_live_in_jupyterlab(lab_server: dict[str, Any]) -> None:
     assert (lab_server["root"] / "quickstart.ipynb").is_file()  # `geuse-nb lab` copied it
     errors: list[str] = []
     with sync_playwright() as p:
-        chrome = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        chrome = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
             page = chrome.new_page(viewport={"width": 1280, "height": 1600})
             page.on("console", lambda m: errors.append(f"console: {m.text}")
