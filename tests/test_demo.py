@@ -53,6 +53,7 @@ def test_demo_runs_every_runbook_and_links_them(demo: tuple[Path, str]) -> None:
     assert "spot prices from" in index  # the quickstart's summary line
     assert (out / "quickstart.report.html").exists()  # its performance report
     assert f"{len(RUNBOOKS)} of {len(RUNBOOKS)} runbooks ok" in stdout
+    assert "Unable to parse" not in stdout  # papermill read every parameters cell
 
 
 @pytest.mark.timeout(900)
