@@ -1,10 +1,12 @@
-# Two commands: `make demo` and `make test`. Both create .venv when missing.
+# `make demo`, `make test` and, while developing, `make quick`; all create .venv when missing.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint venv browser clean
+.PHONY: demo test quick bench lint lab venv browser clean
+# both cores; a module's tests (a notebook's cells) stay on one worker (tests/conftest.py)
+XDIST := -n 2 --dist loadfile
 
 venv: $(STAMP)
 
@@ -35,16 +37,27 @@ browser:
 	  else echo "run as root or: sudo apt-get install chromium"; exit 1; fi; }
 
 test: venv lint browser
-	@echo "==> pytest: tests/ and the notebooks in notebooks/ (nbval, real kernels)"
-	@$(VENV)/bin/pytest -q
+	@echo "==> pytest: tests/ and the notebooks in notebooks/ (nbval, real kernels), 2 workers"
+	@$(VENV)/bin/pytest -q $(XDIST)
+
+# The inner loop (<= 60 s): lint, types and the unit tests; no kernels, browser, sandbox
+# clocks, process starts or the reliability suite (`heavy`: tests/conftest.py).
+quick: venv lint
+	@echo "==> pytest: unit tests (not heavy), 2 workers"
+	@$(VENV)/bin/pytest -q $(XDIST) -m "not heavy and not slow" tests \
+	  --ignore=tests/reliability
 
 demo: venv
 	@echo "==> demo: every runbook in notebooks/ on the sandbox, into reports/ (index.html)"
 	@$(VENV)/bin/geuse-nb demo
 
 bench: venv
-	@echo "==> benchmarks (ratios measured side by side; the older scripts: python -m bench)"
+	@echo "==> benchmarks: geuse-nb bench (ratios measured side by side, bench/README.md)"
 	@$(VENV)/bin/geuse-nb bench --json reports/bench.json --html reports/bench.html
+
+# The runbooks in JupyterLab (the `lab` extra; dev includes it), live widgets.
+lab: venv
+	@$(VENV)/bin/geuse-nb lab
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

@@ -28,6 +28,14 @@ def pytest_configure(config: pytest.Config) -> None:
     })
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Kernels are not for `make quick`. (A notebook's cells share one kernel: `make
+    test`'s `--dist loadfile` keeps them on one worker, in order.)"""
+    for item in items:
+        if item.nodeid.startswith("notebooks/"):
+            item.add_marker(pytest.mark.heavy)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(config.stash.get(_ROOT, ""), ignore_errors=True)
 

@@ -17,7 +17,6 @@ from geuse_nb.face.export import external_references
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "notebooks" / "quickstart.ipynb"
-SPOT = ROOT / "notebooks" / "01_spot_selection.ipynb"
 COMMAND = str(Path(sys.executable).with_name("geuse-nb"))  # the console script
 
 
@@ -125,21 +124,5 @@ def test_a_failing_cell_exits_non_zero_naming_it(tmp_path: Path, kernel_env: Non
     assert (tmp_path / "quickstart.html").exists()  # the page shows where it stopped
 
 
-@pytest.mark.timeout(300)
-def test_run_the_spot_runbook(tmp_path: Path, kernel_env: None) -> None:
-    if not SPOT.exists():
-        pytest.skip("notebooks/01_spot_selection.ipynb is not in this checkout yet")
-    done = subprocess.run([COMMAND, "run", str(SPOT), "-p", "days", "3", "-p", "report_path",
-                           str(tmp_path / "spot.report.html"), "--out", str(tmp_path),
-                           "--html"], capture_output=True, text=True, timeout=280,
-                          check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    page = (tmp_path / "01_spot_selection.html").read_text()
-    assert external_references(page) == []
-    # the exported page shows the launch's attempts table: the pick's empty pool, then more
-    assert "InsufficientInstanceCapacity" in page and "no_capacity" in page
-    assert "Server.SpotInstanceTermination" in page  # and the interruption it recovered
-    bad = subprocess.run([COMMAND, "run", str(SPOT), "-p", "days", "0", "--out",
-                          str(tmp_path / "bad")], capture_output=True, text=True,
-                         timeout=280, check=False)
-    assert bad.returncode == 1 and "failed in cell In [" in bad.stderr, bad.stderr[-2000:]
+# `geuse-nb run spot ...` (by name, from the installed wheel, and a failing cell there):
+# tests/test_packaging.py::test_run_spot_by_name_from_the_wheel

@@ -1,5 +1,6 @@
 """`make demo`'s job (`geuse-nb demo`), end to end: every runbook notebook found in notebooks/
-runs on the sandbox into one folder, with offline HTML, performance reports and an index —
+runs on the sandbox into one folder (the session's one run, from the installed wheel in an
+empty directory: tests/runbook_runs.py), with offline HTML, performance reports and an index —
 and each page, opened in headless chromium with the network cut, asks for nothing, shows
 the final progress state and its plots, and is not blank."""
 
@@ -12,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import runbook_runs
+from browser import DevTools
 
 from geuse_nb.face.demo import discover
 
@@ -20,19 +23,11 @@ RUNBOOKS = discover(ROOT / "notebooks")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """One `geuse-nb demo` run for the module (it runs every runbook: ~1-2 minutes)."""
-    import netguard
-
-    out = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "IPYTHONDIR": str(netguard.ipython_dir(out / ".ipython")),
-           "GEUSE_CACHE_DIR": str(out / ".cache")}
-    command = Path(sys.executable).with_name("geuse-nb")  # the console script
-    done = subprocess.run([str(command), "demo", "--out", str(out)], capture_output=True,
-                          text=True, timeout=600, env=env, cwd=ROOT, check=False)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    assert "\x1b[" not in done.stdout  # a pipe gets plain lines, no escape codes
-    return out, done.stdout
+def demo(demo_run: runbook_runs.DemoRun) -> tuple[Path, str]:
+    """The session's `geuse-nb demo` (every runbook, from the installed wheel)."""
+    assert demo_run.returncode == 0, demo_run.stdout[-4000:]
+    assert "\x1b[" not in demo_run.stdout  # a pipe gets plain lines, no escape codes
+    return demo_run.out, demo_run.stdout
 
 
 def test_runbooks_are_found() -> None:
@@ -58,15 +53,17 @@ def test_demo_runs_every_runbook_and_links_them(demo: tuple[Path, str]) -> None:
     assert "spot prices from" in index  # the quickstart's summary line
     assert (out / "quickstart.report.html").exists()  # its performance report
     assert f"{len(RUNBOOKS)} of {len(RUNBOOKS)} runbooks ok" in stdout
+    assert "Unable to parse" not in stdout  # papermill read every parameters cell
 
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("book", RUNBOOKS, ids=[p.stem for p in RUNBOOKS])
-def test_each_page_opens_offline(demo: tuple[Path, str], book: Path, tmp_path: Path) -> None:
+def test_each_page_opens_offline(demo: tuple[Path, str], book: Path, tmp_path: Path,
+                                 chrome: DevTools) -> None:
     from test_export import assert_not_blank, open_offline
 
     out, _ = demo
-    seen = open_offline(out / f"{book.stem}.html", tmp_path)
+    seen = open_offline(chrome, out / f"{book.stem}.html", tmp_path)
     assert seen["requests"] == [], seen["requests"]
     dom = seen["dom"]
     bars = re.findall(r'<div class="geuse-progress".*?</div>\s*</div>', dom, re.DOTALL)

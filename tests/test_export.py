@@ -11,141 +11,32 @@ the count sees requests.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import re
-import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import numpy as np
 import pytest
-from browser import FLAGS, chromium
+from browser import DevTools, pixels
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from geuse_nb.errors import UsageError
 from geuse_nb.face.export import WIDGET_VIEW, export, external_references, staticize, to_html
 
 
-def _pipe_fds(commands: int, answers: int) -> None:
-    """In the child: commands on fd 3, answers on fd 4 (via spare fds, so neither clobbers
-    the other whatever numbers the pipes got)."""
-    spare_in, spare_out = os.dup(commands), os.dup(answers)
-    os.dup2(spare_in, 3)
-    os.dup2(spare_out, 4)
-
-
-class DevTools:
-    """Headless chromium driven over ``--remote-debugging-pipe`` (fds 3 and 4, NUL-framed JSON):
-    the page's own requests come from ``Network.requestWillBeSent`` on its target, so
-    chromium's background traffic (which it sends despite the flags) is not mistaken for
-    the page's, and nothing extra (websockets, drivers) is needed."""
-
-    def __init__(self, profile: Path, size: tuple[int, int] = (1200, 2000)) -> None:
-        to_chrome_r, self._to_chrome = os.pipe()
-        self._from_chrome, from_chrome_w = os.pipe()
-        # chromium expects the pipe on fds 3 (commands in) and 4 (answers out)
-        self.proc = subprocess.Popen(
-            [chromium(), *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}",
-             f"--window-size={size[0]},{size[1]}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(3, 4), start_new_session=True,
-            preexec_fn=lambda: _pipe_fds(to_chrome_r, from_chrome_w))
-        os.close(to_chrome_r)
-        os.close(from_chrome_w)
-        self._buf = b""
-        self._next = 0
-        self.events: list[dict[str, Any]] = []
-        self.size = size
-
-    def send(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
-        self._next += 1
-        msg: dict[str, Any] = {"id": self._next, "method": method, "params": params}
-        if session:
-            msg["sessionId"] = session
-        os.write(self._to_chrome, json.dumps(msg).encode() + b"\0")
-        while True:
-            reply = self._read()
-            if reply.get("id") == self._next:
-                assert "error" not in reply, reply
-                return dict(reply.get("result", {}))
-            self.events.append(reply)
-
-    def _read(self, timeout: float = 60) -> dict[str, Any]:
-        import select
-
-        while b"\0" not in self._buf:
-            ready, _, _ = select.select([self._from_chrome], [], [], timeout)
-            assert ready, "chromium did not answer over the DevTools pipe"
-            chunk = os.read(self._from_chrome, 1 << 20)
-            assert chunk, "chromium closed the DevTools pipe"
-            self._buf += chunk
-        raw, self._buf = self._buf.split(b"\0", 1)
-        return dict(json.loads(raw))
-
-    def wait_for(self, method: str, predicate: Any = None) -> dict[str, Any]:
-        for event in self.events:
-            if event.get("method") == method and (predicate is None or predicate(event)):
-                return event
-        while True:
-            event = self._read()
-            self.events.append(event)
-            if event.get("method") == method and (predicate is None or predicate(event)):
-                return event
-
-    def close(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the process group we started
-        self.proc.wait()
-        os.close(self._to_chrome)
-        os.close(self._from_chrome)
-
-
-def open_offline(page: Path, workdir: Path, *, screenshot: bool = True) -> dict[str, Any]:
-    """Open ``page`` offline in headless chromium: every URL the page requested (http(s),
-    ws, ftp: anything that is not the file itself, data: or blob:), the rendered DOM, and
-    the screenshot's pixels."""
-    tools = DevTools(workdir / f"profile-{page.stem}")
-    try:
-        target = tools.send("Target.createTarget", url="about:blank")["targetId"]
-        session = tools.send("Target.attachToTarget", targetId=target, flatten=True)[
-            "sessionId"]
-        tools.send("Network.enable", session)
-        tools.send("Page.enable", session)
-        tools.send("Page.setLifecycleEventsEnabled", session, enabled=True)
-        tools.send("Emulation.setDeviceMetricsOverride", session, width=tools.size[0],
-                   height=tools.size[1], deviceScaleFactor=1, mobile=False)
-        url = page.resolve().as_uri()
-        loader = tools.send("Page.navigate", session, url=url)["loaderId"]
-        tools.wait_for("Page.lifecycleEvent", lambda e: e["params"]["name"] == "networkIdle"
-                       and e["params"]["loaderId"] == loader)
-        requested = [e["params"]["request"]["url"] for e in tools.events
-                     if e.get("method") == "Network.requestWillBeSent"
-                     and e.get("sessionId") == session]
-        out: dict[str, Any] = {
-            "all_requests": requested,
-            "requests": [u for u in requested
-                         if u != url and not u.startswith(("data:", "blob:", "about:"))],
-            "dom": tools.send("Runtime.evaluate", session,
-                              expression="document.documentElement.outerHTML",
-                              returnByValue=True)["result"]["value"],
-        }
-        if screenshot:
-            import base64
-            import io
-
-            import matplotlib.image
-
-            png = base64.b64decode(tools.send("Page.captureScreenshot", session,
-                                              format="png")["data"])
-            (workdir / f"{page.stem}.png").write_bytes(png)
-            out["pixels"] = matplotlib.image.imread(io.BytesIO(png), format="png")
-        return out
-    finally:
-        tools.close()
+def open_offline(chrome: DevTools, page: Path, workdir: Path, *,
+                 screenshot: bool = True) -> dict[str, Any]:
+    """Open ``page`` offline in the session's headless chromium: every URL the page
+    requested (http(s), ws, ftp: anything that is not the file itself, data: or blob:),
+    the rendered DOM, and the screenshot's pixels (also saved in ``workdir``)."""
+    seen = chrome.open(page, screenshot=screenshot)
+    out: dict[str, Any] = {"all_requests": seen.all_requests, "requests": seen.requests,
+                           "dom": seen.dom}
+    if screenshot:
+        (workdir / f"{page.stem}.png").write_bytes(seen.png)
+        out["pixels"] = pixels(seen.png)
+    return out
 
 
 def assert_not_blank(pixels: Any, min_inked: float = 0.002) -> None:
@@ -224,19 +115,19 @@ def test_export_refuses_what_is_not_a_notebook(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(240)
-def test_counter_sees_requests_and_export_makes_none(tmp_path: Path) -> None:
+def test_counter_sees_requests_and_export_makes_none(chrome: DevTools, tmp_path: Path) -> None:
     """The control page's outside image is counted; the exported page asks for nothing."""
     control = tmp_path / "control.html"
     control.write_text('<html><body><img src="https://cdn.example.com/x.png">'
                        '<script src="https://cdn.jsdelivr.net/npm/require.js"></script>'
                        "</body></html>")
-    seen = open_offline(control, tmp_path, screenshot=False)
+    seen = open_offline(chrome, control, tmp_path, screenshot=False)
     assert "https://cdn.example.com/x.png" in seen["requests"], "the count is blind"
 
     src = tmp_path / "nb.ipynb"
     nbformat.write(widget_notebook(), src)
     page = export(src)
-    seen = open_offline(page, tmp_path)
+    seen = open_offline(chrome, page, tmp_path)
     assert seen["requests"] == [], seen["requests"]
     assert "spot prices 3/3 done" in seen["dom"]
     assert re.search(r'<img[^>]+src="data:image/png;base64,', seen["dom"])

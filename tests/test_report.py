@@ -9,12 +9,8 @@ cannot leave the machine.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from browser import FLAGS, chromium
+from browser import DevTools
+from browser import pixels as browser_pixels
 
 from geuse_nb.aws.errors import suggest_for_code
 from geuse_nb.config import resolve_settings
@@ -287,40 +284,21 @@ def test_kit_report(kit: Any, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- headless Chromium
-def run_chromium(args: list[str], profile: Path, timeout: float = 60) -> str:
-    """Run chromium in its own process group; whatever it leaves behind is killed."""
-    proc = subprocess.Popen([chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the group we started (zygotes, GPU helper)
-        proc.wait()
-    assert proc.returncode == 0, f"chromium exited with {proc.returncode}"
-    return out
-
-
 @pytest.mark.timeout(120)
-def test_report_renders_offline_in_chromium(filled: Report, tmp_path: Path) -> None:
+def test_report_renders_offline_in_chromium(filled: Report, tmp_path: Path,
+                                            chrome: DevTools) -> None:
     page = filled.save(tmp_path / "report.html")
     html = page.read_text()
     assert not EXTERNAL.findall(html)
-    url = page.as_uri()
-
-    dom = run_chromium(["--dump-dom", url], tmp_path / "profile1")
+    dom = chrome.open(page, screenshot=False).dom
     assert "Where the time went" in dom and "Jobs timeline" in dom
     imgs = re.findall(r"<img[^>]*>", dom)
     assert len(imgs) == 4 and all('src="data:image/png;base64,' in i for i in imgs)
     assert not EXTERNAL.findall(dom), "the rendered DOM references something outside the file"
 
     shot = tmp_path / "shot.png"
-    run_chromium([f"--screenshot={shot}", "--window-size=1200,1600", url],
-                 tmp_path / "profile2")
-    import matplotlib.image
-
-    pixels = matplotlib.image.imread(str(shot))
+    shot.write_bytes(chrome.open(page, (1200, 1600)).png)
+    pixels = browser_pixels(shot.read_bytes())
     assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
     flat = pixels[..., :3].reshape(-1, 3)
     assert flat.std() > 0.05, "screenshot is blank"

@@ -17,7 +17,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from test_report import EXTERNAL, run_chromium
+from browser import DevTools
+from browser import pixels as browser_pixels
+from test_report import EXTERNAL
 
 import geuse_nb as gn
 from geuse_nb.observe.report import Report
@@ -71,7 +73,8 @@ def demo_report(sandbox: Any) -> Iterator[Report]:
 
 
 @pytest.mark.timeout(180)
-def test_demo_report_in_chromium(demo_report: Report, tmp_path: Path) -> None:
+def test_demo_report_in_chromium(demo_report: Report, tmp_path: Path,
+                                 chrome: DevTools) -> None:
     rep = demo_report
     page = rep.save(tmp_path / "demo.html")
     html = page.read_text()
@@ -98,8 +101,7 @@ def test_demo_report_in_chromium(demo_report: Report, tmp_path: Path) -> None:
 
     measured = tmp_path / "measured.html"
     measured.write_text(html.replace("</body>", MEASURE + "</body>"))
-    dom = run_chromium(["--window-size=1000,2000", "--dump-dom", measured.as_uri()],
-                       tmp_path / "profile1")
+    dom = chrome.open(measured, (1000, 2000), screenshot=False).dom
     found = re.search(r"data-verdict=\"([^\"]*)\"", dom)
     assert found, "the measuring script did not run"
     import html as html_lib
@@ -115,9 +117,6 @@ def test_demo_report_in_chromium(demo_report: Report, tmp_path: Path) -> None:
     assert "Rollout result" in dom and "what the runbook found" in dom
 
     shot = tmp_path / "demo.png"
-    run_chromium([f"--screenshot={shot}", "--window-size=1000,2400", page.as_uri()],
-                 tmp_path / "profile2")
-    import matplotlib.image
-
-    pixels = matplotlib.image.imread(str(shot))
+    shot.write_bytes(chrome.open(page, (1000, 2400)).png)
+    pixels = browser_pixels(shot.read_bytes())
     assert pixels.shape[1] == 1000 and pixels[..., :3].std() > 0.05

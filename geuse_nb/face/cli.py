@@ -2,7 +2,10 @@
 ``COMMANDS`` (a function that adds its subparser), so a new command (``bench``) is one
 function and one line.
 
-    geuse-nb run NOTEBOOK [-p NAME VALUE]... [-f params.yaml] [--out DIR] [--html] [--no-input]
+    geuse-nb runbooks
+    geuse-nb run RUNBOOK|NOTEBOOK [-p NAME VALUE]... [-f params.yaml] [--out DIR] [--html]
+    geuse-nb new RUNBOOK [--to DIR] [--force]
+    geuse-nb lab [--dir DIR] [JUPYTER-ARGS...]
     geuse-nb report NOTEBOOK [--out PATH] [--no-input] [--redact]
     geuse-nb report --compare A.json B.json [--out PATH.html|.md|.json]
     geuse-nb cache stats | clear [memory|disk|all]
@@ -13,6 +16,8 @@ function and one line.
     geuse-nb bench [SCENARIO...] [--quick] [--rtt S] [--json PATH] [--html PATH]
     geuse-nb --version
 
+``runbooks`` lists the runbooks this install carries (``face/_runbooks.py``); ``run`` and
+``new`` take a runbook's number, name or a unique part of it (``spot``) as well as a path.
 ``run`` executes a notebook with papermill (parameters injected after the cell tagged
 ``parameters``) into ``--out`` and exports it to offline HTML (``face/export.py``); a
 failing cell exits 1 with one line naming the cell and the error.
@@ -128,10 +133,12 @@ def _sandbox_stop(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- run, report, cache, demo
 def _run(args: argparse.Namespace) -> int:
+    from ._runbooks import resolve
     from .runner import load_parameters, run_notebook
 
+    notebook = resolve(args.notebook)
     params = load_parameters(args.parameters_file, args.parameter)
-    result = run_notebook(args.notebook, args.out, params, html=args.html,
+    result = run_notebook(notebook, args.out, params, html=args.html,
                           no_input=args.no_input)
     print(f"executed: {result.notebook} ({result.seconds:.1f} s)")
     if result.html is not None:
@@ -206,6 +213,30 @@ def _size(value: object) -> str:
     return "?"
 
 
+def _runbooks(args: argparse.Namespace) -> int:
+    from ._runbooks import catalogue, describe, runbooks_dir
+
+    books = catalogue()
+    print(f"{len(books)} runbooks in {runbooks_dir()}"
+          " (run one: geuse-nb run NUMBER|NAME [-p NAME VALUE]... --html)")
+    for book in books:
+        print(describe(book))
+    return 0 if books else 1
+
+
+def _new(args: argparse.Namespace) -> int:
+    from ._runbooks import copy_out
+
+    print(f"copied: {copy_out(args.runbook, args.to, force=args.force)}")
+    return 0
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from .lab import start
+
+    return start(args.dir, args.jupyter_args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run
 
@@ -218,7 +249,8 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "run", help="execute a notebook with parameters (papermill), then export it to HTML",
         description="Execute NOTEBOOK with papermill into --out, parameters injected after "
                     "its cell tagged `parameters`; exit 1 naming the failing cell.")
-    run.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    run.add_argument("notebook", metavar="RUNBOOK|NOTEBOOK",
+                     help="a runbook's number or name (`geuse-nb runbooks`), or a path")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                      metavar=("NAME", "VALUE"),
                      help="a parameter (VALUE read as YAML: 3, 2.5, true, [a, b], text)")
@@ -229,6 +261,24 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--html", action="store_true", help="also write offline HTML")
     run.add_argument("--no-input", action="store_true", help="HTML without the code cells")
     run.set_defaults(func=_run)
+
+
+def _add_runbooks(commands: argparse._SubParsersAction) -> None:
+    books = commands.add_parser("runbooks", help="list the runbooks: number, name, what each "
+                                "answers, its parameters")
+    books.set_defaults(func=_runbooks)
+    new = commands.add_parser("new", help="copy a runbook out to edit (never over a file "
+                              "unless --force)")
+    new.add_argument("runbook", metavar="RUNBOOK", help="number, name or part of it")
+    new.add_argument("--to", type=Path, default=Path("."), help="folder (default: here)")
+    new.add_argument("--force", action="store_true", help="overwrite an existing copy")
+    new.set_defaults(func=_new)
+    lab = commands.add_parser("lab", help="open the runbooks in JupyterLab (the `lab` extra)")
+    lab.add_argument("--dir", type=Path, help="folder to open (default: the checkout's "
+                     "notebooks/, else ./runbooks with copies of the installed runbooks)")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, metavar="JUPYTER-ARGS",
+                     help="passed to `jupyter lab`, e.g. --no-browser --port 8899")
+    lab.set_defaults(func=_lab)
 
 
 def _add_report(commands: argparse._SubParsersAction) -> None:
@@ -295,7 +345,7 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
 
 # One entry per command, in --help order.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_run, _add_report, _add_cache, _add_demo, _add_sandbox, _add_bench,
+    _add_runbooks, _add_run, _add_report, _add_cache, _add_demo, _add_sandbox, _add_bench,
 ]
 
 
@@ -317,7 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (errors: a message and 1, no traceback)."""
     began = time.monotonic()
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra and args.command != "lab":  # only `lab` passes arguments on (to jupyter)
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if extra:
+            args.jupyter_args = [*extra, *args.jupyter_args]
         func: Callable[[argparse.Namespace], int] = args.func
         try:
             code = func(args)

@@ -1,10 +1,12 @@
 """``geuse-nb demo`` (``make demo``): every runbook notebook, run on the sandbox, into reports/.
 
-The runbooks are ``notebooks/quickstart.ipynb`` and every ``notebooks/NN_*.ipynb``, found
-at run time, so a new runbook joins the demo by being there. Each runs in its own kernel
-(papermill) with ``GEUSE_BACKEND=sandbox`` — its own sandbox, nothing shared between
-them — and progress drawn (``GEUSE_PROGRESS_QUIET_MODE=0``), with two parameters set
-when its ``parameters`` cell declares them:
+The runbooks are ``quickstart.ipynb`` and every ``NN_*.ipynb`` of the checkout's
+``notebooks/`` or, from a wheel, of the copies it installed (``face/_runbooks.py``), found
+at run time, so a new runbook joins the demo by being there; it runs from any directory.
+Each runs in its own kernel (papermill) with ``GEUSE_BACKEND=sandbox`` — its own
+sandbox, nothing shared between them — and progress drawn
+(``GEUSE_PROGRESS_QUIET_MODE=0``), with two parameters set when its ``parameters`` cell
+declares them:
 ``backend = "sandbox"`` and ``report_path = "<out>/<name>.report.html"`` (where the
 notebook saves its performance report). The folder then holds, per runbook, the executed
 ``.ipynb``, its offline ``.html`` and its report, and ``index.html`` links them with one
@@ -23,25 +25,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from ._runbooks import discover, runbooks_dir
 from .runner import RunResult, notebook_parameters, run_notebook
 
 log = logging.getLogger(__name__)
-
-
-def notebooks_dir() -> Path:
-    """``./notebooks`` when it exists, else the one beside the package (a source checkout)."""
-    here = Path("notebooks")
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parents[2] / "notebooks"
-
-
-def discover(folder: Path | None = None) -> list[Path]:
-    """The runbooks: quickstart first, then ``NN_*.ipynb`` in order."""
-    folder = folder or notebooks_dir()
-    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
-    quick = folder / "quickstart.ipynb"
-    return ([quick] if quick.is_file() else []) + found
 
 
 @contextmanager
@@ -68,7 +55,7 @@ def run(out: Path, notebooks: Sequence[Path] | None = None) -> bool:
     out.mkdir(parents=True, exist_ok=True)
     books = list(notebooks) if notebooks is not None else discover()
     if not books:
-        print(f"no runbooks found in {notebooks_dir()}")
+        print(f"no runbooks found in {runbooks_dir()}")
         return False
     results: list[RunResult] = []
     began = time.perf_counter()

@@ -10,29 +10,16 @@ them in a quick local loop; ``make test`` runs everything.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from reliability_figures import FIGURES, ORDER
+from reliability_figures import report
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not FIGURES:
-        return
-    rep = terminalreporter
-    rep.section("reliability figures")
-    for name in sorted(FIGURES, key=lambda n: (ORDER.index(n) if n in ORDER else 99, n)):
-        value = FIGURES[name]
-        shown = f"{value:.2f}" if isinstance(value, float) and not value.is_integer() else \
-            f"{int(value)}"
-        rep.write_line(f"{name:32s} {shown}")
-    target = os.environ.get("GEUSE_RELIABILITY_FIGURES")
-    if target:
-        with open(target, "w") as fh:
-            json.dump(FIGURES, fh, indent=1, sort_keys=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if not getattr(config.option, "numprocesses", None):  # under -n: tests/conftest.py
+        report(terminalreporter)
 
 
 @pytest.fixture()

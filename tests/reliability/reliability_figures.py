@@ -7,6 +7,8 @@ the table at the end of the run and writes it as JSON to ``GEUSE_RELIABILITY_FIG
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from typing import Any
 
@@ -31,3 +33,20 @@ def faults_injected(box: Any) -> int:
     """Throttled + failed answers the sandbox gave since its last counter reset."""
     rows = box.counters()["requests"]
     return sum(int(r["throttled"]) + int(r["errors"]) for r in rows)
+
+
+def report(terminalreporter: Any) -> None:
+    """Print the table at the end of the run; write it to ``GEUSE_RELIABILITY_FIGURES``."""
+    if not FIGURES:
+        return
+    rep = terminalreporter
+    rep.section("reliability figures")
+    for name in sorted(FIGURES, key=lambda n: (ORDER.index(n) if n in ORDER else 99, n)):
+        value = FIGURES[name]
+        shown = f"{value:.2f}" if isinstance(value, float) and not value.is_integer() else \
+            f"{int(value)}"
+        rep.write_line(f"{name:32s} {shown}")
+    target = os.environ.get("GEUSE_RELIABILITY_FIGURES")
+    if target:
+        with open(target, "w") as fh:
+            json.dump(FIGURES, fh, indent=1, sort_keys=True)

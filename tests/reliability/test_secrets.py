@@ -3,8 +3,9 @@
 An aws-backend kit reads the canary through botocore's real credential chain (the
 environment) and is pointed at a running sandbox with ``AWS_ENDPOINT_URL`` (botocore
 honours it), so every request is signed with the canary. It runs a fan-out, a spot
-history and a report; each runbook (notebooks/0*_*.ipynb, papermill) runs on the
-sandbox with the same environment. Every cache file, metrics table, EMF line, log line
+history and a report; each runbook (notebooks/0*_*.ipynb) runs on the sandbox with
+canary credentials in its environment (the session's one ``geuse-nb demo``,
+tests/runbook_runs.py). Every cache file, metrics table, EMF line, log line
 (``geuse_nb`` loggers at DEBUG, every logger at WARNING+), executed notebook and HTML
 page is scanned for the canary (raw bytes; the disk tier's compression is off so a value
 cannot hide it). Then ``report(redact=True)`` and ``geuse-nb report --redact``.
@@ -20,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-import netguard
 import pytest
+import runbook_runs
 from reliability_figures import add_figure
 
 from geuse_nb.ops import rollout, spot
@@ -129,28 +130,23 @@ def test_aws_backend_kit_with_canary_credentials_leaks_nothing(
 @pytest.mark.slow
 @pytest.mark.parametrize("runbook", RUNBOOKS, ids=[p.stem for p in RUNBOOKS])
 def test_runbook_with_canary_environment_leaks_nothing(
-        canary_env: tuple[str, str], box: Any, tmp_path: Path, runbook: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    import papermill
-
-    from geuse_nb.face.export import export
-
-    monkeypatch.setenv("GEUSE_SANDBOX_URL", box.url)  # the runbook's kit joins this sandbox
-    monkeypatch.setenv("IPYTHONDIR", str(netguard.ipython_dir(tmp_path / "ipython")))
-    monkeypatch.delenv("AWS_ENDPOINT_URL")  # a sandbox kit uses its own endpoints
-    scan = Scan(canary_env)
-    out = tmp_path / "out" / runbook.name
-    out.parent.mkdir()
-    report = tmp_path / "out" / "report.html"
-    papermill.execute_notebook(str(runbook), str(out), kernel_name="python3",
-                               parameters={"report_path": str(report)},
-                               cwd=str(tmp_path), progress_bar=False, log_output=False)
-    html = export(out, tmp_path / "out" / "notebook.html")
-    executed = nbformat.read(out, as_version=4)
+        demo_run: runbook_runs.DemoRun, runbook: Path) -> None:
+    """The session's one demo ran every runbook with canary credentials in its
+    environment (tests/runbook_runs.py): its executed notebook, offline page, performance
+    report and the cache it wrote hold no canary."""
+    assert demo_run.returncode == 0, demo_run.stdout[-3000:]
+    scan = Scan(demo_run.canaries)
+    control = Scan(demo_run.canaries)  # the scan finds the canary where it is
+    control.text("control", demo_run.canaries[0])
+    assert control.hits == ["control"]
+    executed = nbformat.read(demo_run.out / runbook.name, as_version=4)
     assert any(c.get("outputs") for c in executed.cells)
-    scan.tree(tmp_path / "out")
-    scan.tree(tmp_path / "cache")
-    assert html.is_file() and report.is_file()
+    written = sorted(demo_run.out.glob(f"{runbook.stem}.*"))
+    assert {p.suffix for p in written} >= {".ipynb", ".html"}, written
+    assert (demo_run.out / f"{runbook.stem}.report.html").is_file()
+    for path in written:
+        scan.text(str(path), path.read_bytes())
+    scan.tree(demo_run.cache)
     assert scan.hits == []
     add_figure("files_scanned_for_canary", scan.scanned)
     add_figure("canary_hits", len(scan.hits))

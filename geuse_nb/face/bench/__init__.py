@@ -11,8 +11,8 @@ claims and the physical limit of this machine, as ratios measured in one run.
 
 Scenarios (the issue's numbering): 1 ``fanout``, 1b ``fanout_far``, 2 ``limit``, 3 ``spot``,
 4 ``rollout``, 5 ``cache``, 6 ``pool``, 7 ``overhead``, 8 ``scale``, 9 ``dask``, 10 ``cpu``,
-11 ``accounts``, 11b ``accounts_scale``. Each runs its contenders alternately (A B A B …)
-for several rounds on one sandbox (RTT 60 ms,
+11 ``accounts``, 11b ``accounts_scale``, 12 ``import``, 13 ``spot_rank``. Each runs its
+contenders alternately (A B A B …) for several rounds on one sandbox (RTT 60 ms,
 handshake 2 × RTT unless a scenario says otherwise) and reports medians with min–max and
 its ratios against the issue's targets. Modules: ``_core`` (scenario ABC and registry,
 alternation, measures and ratios), ``_suite`` (the run), ``_text`` and ``_html`` (the
@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 NAMES = ("fanout", "fanout_far", "limit", "spot", "rollout", "cache", "pool", "overhead",
-         "scale", "dask", "cpu", "accounts", "accounts_scale")
+         "scale", "dask", "cpu", "accounts", "accounts_scale", "import", "spot_rank")
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

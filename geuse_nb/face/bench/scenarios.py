@@ -1,5 +1,5 @@
 """Import every scenario module (each registers its scenarios), then order the registry by
-the issue's numbering: 1, 1b, 2, … 10."""
+the issue's numbering: 1, 1b, 2, … 13."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import re
 
 from ._core import REGISTRY
 
-MODULES = ("fanout", "ops", "cache_pool", "overhead", "cluster", "cpu", "accounts")
+MODULES = ("fanout", "ops", "cache_pool", "overhead", "cluster", "cpu", "accounts",
+           "startup", "rank")
 
 
 def _number(key: str) -> tuple[int, str]:

@@ -17,8 +17,8 @@ The object displays inline in a notebook; ``save(path)`` writes ``.html`` (``_re
 from the AWS layer: what to suggest for an API error code is the ``suggest`` policy the
 Kit passes in. Over 100 000 api_calls rows, 2,000 jobs and 600 resource samples, build +
 save took 3.1–3.2 s on the 2-core VM under load 7 (first build 4.4 s, importing
-matplotlib) and wrote 143 KiB (``python -m bench.bench_metrics report``; targets < 5 s,
-< 1 MB).
+matplotlib) and wrote 143 KiB (the older ``bench/bench_metrics.py``, now in
+``bench/README.md``; targets < 5 s, < 1 MB).
 """
 
 from __future__ import annotations
