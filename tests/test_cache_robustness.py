@@ -294,6 +294,7 @@ def test_forked_child_gets_its_own_disk_handle(new_cache: Callable[..., TieredCa
     cache = new_cache()
     cache.store(key("parent"), "p")
     cache.store(key("on-disk"), "d")
+    cache.flush()  # on disk before the fork (the child does not inherit the write queue)
     cache.lookup(key("on-disk"))  # the parent's handle is open and used
     pid = os.fork()
     if pid == 0:  # child: inherited memory, a fresh disk handle, writes the parent can read
