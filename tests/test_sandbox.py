@@ -274,3 +274,20 @@ def test_child_exits_when_its_parent_dies() -> None:
     with contextlib.suppress(psutil.NoSuchProcess):
         psutil.Process(pid).wait(10)
     assert not psutil.pid_exists(pid)
+
+
+def test_answers_of_its_own_follow_the_signed_region_not_the_port(sandbox: Any) -> None:
+    """With AWS_ENDPOINT_URL every region's requests reach one port: the spot market (which
+    the sandbox answers itself, not moto) must answer for the region the request is signed
+    for, as moto does (runbook 01 on the aws backend met us-east-1's zones in eu-west-1)."""
+    import boto3
+
+    client = boto3.client("ec2", region_name="eu-west-1",
+                          endpoint_url=sandbox.endpoint_url("us-east-1"),
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    try:
+        rows = client.describe_spot_price_history(InstanceTypes=["m5.large"],
+                                                  MaxResults=50)["SpotPriceHistory"]
+    finally:
+        client.close()
+    assert rows and all(r["AvailabilityZone"].startswith("eu-west-1") for r in rows)

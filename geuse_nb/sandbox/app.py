@@ -201,7 +201,8 @@ class SandboxApp:
                 info, 401 if info.protocol == "ec2" else 403, code,
                 f"Credential should be scoped to a valid region, not '{info.signed_region}'. "
                 f"This sandbox serves: {', '.join(self.regions)}.")
-        if info.protocol in ("ec2", "query"):
+        region = info.signed_region or region  # as moto does: AWS_ENDPOINT_URL sends every
+        if info.protocol in ("ec2", "query"):  # region to one port; the signature says which
             if not info.operation:
                 return error_response(info, 400, "MissingAction",
                                       "The request must contain the parameter Action.")
