@@ -21,6 +21,7 @@ from typing import Any
 from ..errors import GeuseError
 from ._replay import ReplayMarket
 from ._roles import RoleGate
+from ._wsgi import internal_environ
 from .awserror import SERVER_ERRORS, RequestInfo, error_response, throttle
 from .capacity import CapacityGate, Ticket
 from .counters import Counters
@@ -32,6 +33,7 @@ from .stacks import StackClock
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 # Signing name → botocore service name, where they differ (for action validation).
+_AZS = {"Action": "DescribeAvailabilityZones", "Version": "2016-11-15"}  # a warm-up call
 _MODEL_NAMES = {"monitoring": "cloudwatch", "email": "ses", "elasticloadbalancing": "elbv2"}
 
 
@@ -121,14 +123,14 @@ class SandboxApp:
         """Start moto's EC2 backend of every region: home first (~0.8 s for us-east-1), then
         the others only while no request has been served for ``idle`` seconds, so warming
         never slows the calls someone is timing (it competes for the GIL)."""
-        self._call_moto(_internal_environ(self.home_region, "DescribeAvailabilityZones"))
+        self._call_moto(internal_environ(self.home_region, "ec2", _AZS))
         self.home_warm.set()
         for region in self.regions:
             if region == self.home_region:
                 continue
             while self._in_flight or time.monotonic() - self._last_request < idle:
                 time.sleep(idle / 3)
-            self._call_moto(_internal_environ(region, "DescribeAvailabilityZones"))
+            self._call_moto(internal_environ(region, "ec2", _AZS))
         self.warm.set()
 
     def _call_moto(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -366,21 +368,6 @@ class SandboxApp:
             return {"stopping": True}
         raise LookupError(path)
 
-
-def _internal_environ(region: str, action: str) -> dict[str, Any]:
-    """A WSGI environ for an unsigned-but-scoped EC2 call made inside the child."""
-    body = f"Action={action}&Version=2016-11-15".encode()
-    return {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/", "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "0", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
-        "CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8",
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_AUTHORIZATION": ("AWS4-HMAC-SHA256 Credential=AKIAWARMUP/20240101/"
-                               f"{region}/ec2/aws4_request, SignedHeaders=host, Signature=0"),
-        "wsgi.errors": io.StringIO(), "wsgi.version": (1, 0), "wsgi.multithread": True,
-        "wsgi.multiprocess": False, "wsgi.run_once": False,
-    }
 
 
 def _memoised_dispatcher(base: type) -> type:

@@ -19,16 +19,17 @@ the previous template (on AWS it would return the new one until the rollback end
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+
+from ._wsgi import internal_environ
 
 log = logging.getLogger(__name__)
 NS = "{http://cloudformation.amazonaws.com/doc/2010-05-15/}"
 Answer = tuple[str, list[tuple[str, str]], bytes]
+_VERSION = {"Version": "2010-05-15"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,23 +41,6 @@ class LastGood:
     parameters: tuple[tuple[str, str], ...]
 
 
-def internal_environ(region: str, params: dict[str, str]) -> dict[str, Any]:
-    """A WSGI environ for a CloudFormation query call made inside the sandbox child."""
-    body = urlencode({**params, "Version": "2010-05-15"}).encode()
-    return {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/", "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "0", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
-        "CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8",
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_AUTHORIZATION": ("AWS4-HMAC-SHA256 Credential=AKIAROLLBACK/20240101/"
-                               f"{region}/cloudformation/aws4_request, SignedHeaders=host, "
-                               "Signature=0"),
-        "wsgi.errors": io.StringIO(), "wsgi.version": (1, 0), "wsgi.multithread": True,
-        "wsgi.multiprocess": False, "wsgi.run_once": False,
-    }
-
-
 class UpdateRollback:
     """Reads a stack before a failing update and puts it back after (see the module)."""
 
@@ -64,7 +48,8 @@ class UpdateRollback:
         self._call = call
 
     def _xml(self, region: str, params: dict[str, str]) -> ET.Element | None:
-        status, _, payload = self._call(internal_environ(region, params))
+        status, _, payload = self._call(internal_environ(region, "cloudformation",
+                                                         {**params, **_VERSION}))
         if not status.startswith("2"):
             return None
         try:
@@ -93,7 +78,8 @@ class UpdateRollback:
         for n, (key, value) in enumerate(good.parameters, 1):
             params[f"Parameters.member.{n}.ParameterKey"] = key
             params[f"Parameters.member.{n}.ParameterValue"] = value
-        status, _, payload = self._call(internal_environ(region, params))
+        status, _, payload = self._call(internal_environ(region, "cloudformation",
+                                                         {**params, **_VERSION}))
         if not status.startswith("2"):
             log.warning("sandbox: could not roll %s in %s back to its last template: %s %s",
                         good.stack, region, status, payload[:300])
