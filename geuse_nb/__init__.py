@@ -90,25 +90,32 @@ def client(service: str, region: str | None = None, *, account: str | None = Non
 @overload
 def call(service: str, operation: str, region: str | None = None, *,
          ttl: float | None = None, refresh: bool = False, kind: str | None = None,
-         frame: Literal[False] = False, **params: Any) -> dict[str, Any]: ...
+         account: str | None = None, role_name: str | None = None,
+         external_id: str | None = None, frame: Literal[False] = False,
+         expect: Iterable[str] = (), **params: Any) -> dict[str, Any]: ...
 
 
 @overload
 def call(service: str, operation: str, region: str | None = None, *,
          ttl: float | None = None, refresh: bool = False, kind: str | None = None,
-         frame: Literal[True], **params: Any) -> pd.DataFrame: ...
+         account: str | None = None, role_name: str | None = None,
+         external_id: str | None = None, frame: Literal[True],
+         expect: Iterable[str] = (), **params: Any) -> pd.DataFrame: ...
 
 
 def call(service: str, operation: str, region: str | None = None, *,
          ttl: float | None = None, refresh: bool = False, kind: str | None = None,
-         frame: bool = False, **params: Any) -> dict[str, Any] | pd.DataFrame:
+         account: str | None = None, role_name: str | None = None,
+         external_id: str | None = None, frame: bool = False,
+         expect: Iterable[str] = (), **params: Any) -> dict[str, Any] | pd.DataFrame:
     """``get_kit().call(...)``."""
     kit = get_kit()
+    options: dict[str, Any] = {"ttl": ttl, "refresh": refresh, "kind": kind,
+                               "account": account, "role_name": role_name,
+                               "external_id": external_id, "expect": expect}
     if frame:
-        return kit.call(service, operation, region, ttl=ttl, refresh=refresh, kind=kind,
-                        frame=True, **params)
-    return kit.call(service, operation, region, ttl=ttl, refresh=refresh, kind=kind,
-                    **params)
+        return kit.call(service, operation, region, frame=True, **options, **params)
+    return kit.call(service, operation, region, **options, **params)
 
 
 def records(service: str, operation: str, region: str | None = None,
