@@ -55,8 +55,9 @@ CALL_OPTIONS = ("ttl", "refresh", "kind")  # keywords of calls.call, not AWS par
 
 
 class FanoutJob(NamedTuple):
-    """One job of a fan-out; ``account`` is None for the kit's own identity (its endpoint is
-    then (service, region, identity); with accounts, each account is an identity)."""
+    """One job of a fan-out; ``account`` is None for the kit's own identity. Its endpoint,
+    for sizing, is (service, region) whatever the account: accounts sign on the kit's own
+    pooled clients (``assumed.py``), so they share its connections."""
 
     operation: str
     region: str
@@ -192,7 +193,8 @@ def in_flight(endpoints: Iterable[Hashable], settings: Settings) -> int:
     """How many of a fan-out's requests to send at once by default: every job, up to
     ``pool_max_connections`` per distinct endpoint (the pool's per-endpoint cap: more only
     queue for a connection) and ``parallel_max_in_flight`` in all. ``endpoints`` has one
-    entry per job: what identifies the connection pool it uses (service, region, identity).
+    entry per job: what identifies the connection pool it uses, (service, region) for a
+    kit's calls in any account.
     """
     per_endpoint = Counter(endpoints)
     cap = settings.pool_max_connections
