@@ -112,3 +112,43 @@ def test_read_just_after_a_write_hits_without_a_memory_tier(tmp_path: Path) -> N
     assert cache.lookup("k").value == {"v": 1} and "k" in cache
     cache.close()
 
+
+
+def _count_write_now(monkeypatch: Any) -> list[str]:
+    from geuse_nb.cache._behind import WriteBehind
+
+    written: list[str] = []
+    real = WriteBehind.write_now
+
+    def spy(self: WriteBehind, tier: Any, key: str) -> Any:
+        written.append(key)
+        return real(self, tier, key)
+
+    monkeypatch.setattr(WriteBehind, "write_now", spy)
+    return written
+
+
+def test_a_cache_alone_writes_its_misses_behind_one_sharing_writes_them_at_once(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    # The miss path (single_flight) of a cache alone on its directory takes no
+    # cross-process lock, so nothing needs to be on disk before a release: its answers go
+    # to the writer like any store. A second cache on the directory (another process, or
+    # here another cache) makes each miss a locked one, written at once.
+    written = _count_write_now(monkeypatch)
+    alone = TieredCache(resolve_settings(cache_dir=tmp_path))
+
+    def miss(cache: TieredCache, key: str) -> Any:
+        def fetch() -> int:
+            cache.store(key, 1)
+            return 1
+        return cache.single_flight(key, fetch)
+
+    for i in range(20):
+        assert miss(alone, f"alone{i}") == (1, False)
+    assert written == []  # all of them queued for the writer
+    other = TieredCache(resolve_settings(cache_dir=tmp_path))
+    alone.xflight._next_check = 0.0  # look for peers at the next miss, not in a second
+    assert miss(alone, "shared") == (1, False)
+    assert written == ["shared"]
+    other.close()
+    alone.close()

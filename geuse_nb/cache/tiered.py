@@ -243,10 +243,10 @@ class TieredCache:
                     xflight.release(held)  # nothing left on disk: fetch as if unlocked
                     held = None
                 value = fetch()
-                if held is not None and self._behind is not None:  # on disk before release
+                if held is not None and held.token and self._behind is not None:  # locked:
                     for tier in self._tiers:
                         if tier.behind and tier.usable:
-                            self._behind.write_now(tier, key)
+                            self._behind.write_now(tier, key)  # on disk before release
                 return value, False
             finally:
                 if held is not None and xflight is not None:
