@@ -1,4 +1,4 @@
-"""Kept worker pools: maps reuse joblib's threads, nested maps get their own, close joins them."""
+"""Kept worker pools: maps reuse the pool's threads, nested maps get their own, close joins them."""
 
 from __future__ import annotations
 

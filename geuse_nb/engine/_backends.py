@@ -3,7 +3,7 @@
 As joblib does it (``ParallelBackendBase`` + ``register_parallel_backend``): a backend is
 a class, registered under a name with ``register_backend(name, cls)``, and
 ``pmap(backend=name)`` picks it from the registry; nobody else branches on the name.
-``"threads"`` (kept joblib thread pools, the default) and ``"dask"`` (dask.distributed)
+``"threads"`` (kept worker thread pools, the default) and ``"dask"`` (dask.distributed)
 are registered by ``geuse_nb.engine.parallel``. An Engine makes one instance of each
 backend it uses, on first use, and closes it in ``Engine.close()``: that instance may
 keep resources between maps (the threads backend keeps its pools).

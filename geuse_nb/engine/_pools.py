@@ -1,75 +1,58 @@
-"""Kept joblib thread pools: successive maps reuse open ``Parallel`` objects' threads.
+"""Kept worker pools: successive maps reuse the same threads, one map at a time.
 
-A ``joblib.Parallel`` used as a context manager keeps its workers between calls
-(joblib's documented worker reuse). Starting and joining a 16-thread pool was most of a
-small map's fixed cost, so a ``PoolKeeper`` keeps idle pools per worker count (at most
-``KEPT_POOLS``, two per size) and lends one to each map. One map at a time uses a given
-pool; a map started from inside a job (nested) gets a fresh pool of its own, so it
-never waits for its parent's workers; a one-worker map runs in joblib's sequential
-backend and keeps nothing.
+A ``Pool`` is ``size`` daemon threads reading one ``queue.SimpleQueue`` of tasks; a task
+is the run's attached runner for one job, which posts its own events. Starting and
+joining a 16-thread pool was most of a small map's fixed cost, so a ``PoolKeeper`` keeps
+idle pools per worker count (at most ``KEPT_POOLS``, two per size) and lends one to each
+map. A map started from inside a job (nested) gets a fresh pool of its own, so it never
+waits for its parent's workers; a one-worker map gets a pool that closes with it.
 
-Why override joblib's *private* ``ThreadingBackend._get_pool``: the Engine must join a
-kept pool's threads at ``close()``, including workers that never ran a job, and name
-them (thread dumps, the leak guard of the tests). joblib offers no public hook for the
-pool's ``initializer``; ``_get_pool`` is the lazy constructor that
-``PoolManagerMixin.submit`` calls (three lines in joblib 1.6.0, the venv's).
-``_NamedThreadingBackend`` repeats those lines with an initializer added. Should a joblib
-release rename it, maps would still run (joblib's own pool starts) but the workers would
-go unnamed and unjoined; ``tests/test_parallel_reuse.py`` finds pools by those names, so
-it would fail rather than let that pass unnoticed.
+Why not ``joblib.Parallel`` over its threading backend, as until issue N: every job
+crossed five threads there (the dispatching generator, ``ThreadPool``'s task handler,
+the worker, its result handler, joblib's completion callback that dispatches the next
+batch under a lock), and that cost CPU that grew with the pool: measured over a 64-call
+fan-out at RTT 0 (4 operations × 16 regions, 64 workers, ``process_time``, median of 9),
+216 µs per job on top of a plain ``ThreadPoolExecutor``'s, 0.17 of a bare boto3 call;
+a ``ThreadPoolExecutor`` under joblib's backend still cost 173 µs. Here a job crosses
+one queue to its worker and one (the run's events) back, as in the executor users write
+by hand; the workers are daemon threads (a hung AWS call must not hold interpreter exit,
+which an executor's non-daemon workers would) named ``geuse-pool{size}-{n}`` and tracked
+from the moment they start, so ``Engine.close()`` joins them all. joblib still runs the
+``processes`` (loky) and ``dask`` backends and chooses the backend through
+``parallel_config``.
 """
 
 from __future__ import annotations
 
+import itertools
+import queue
 import threading
 import time
 from collections.abc import Callable
-from multiprocessing.pool import ThreadPool
-from typing import TYPE_CHECKING, Any
-
-from joblib.parallel import ThreadingBackend
+from typing import TYPE_CHECKING
 
 from ._runner import nested
 
 if TYPE_CHECKING:
     from ._run import Run
 
-KEPT_POOLS = 4  # idle joblib pools a keeper holds open between maps (≤ 2 per worker count)
+KEPT_POOLS = 4  # idle pools a keeper holds open between maps (≤ 2 per worker count)
 _POOL_WAIT = 1.0  # s a map waits for the previous map's pool to be handed back
+_STOP = None  # the task that tells one worker to exit
 
-
-class _NamedThreadingBackend(ThreadingBackend):
-    """joblib's threading backend whose pool names its workers and reports each one."""
-
-    _pool: ThreadPool | None
-
-    def __init__(self, name: str, on_thread: Callable[[threading.Thread], None],
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._name = name
-        self._on_thread = on_thread
-        self._count = 0
-        self._count_lock = threading.Lock()
-
-    def _get_pool(self) -> ThreadPool:
-        if self._pool is None:  # same lazy start as ThreadingBackend, plus an initializer
-            self._pool = ThreadPool(self._n_jobs, initializer=self._started)
-        return self._pool
-
-    def _started(self) -> None:
-        thread = threading.current_thread()
-        with self._count_lock:
-            self._count += 1
-            thread.name = f"{self._name}-{self._count}"
-        self._on_thread(thread)
+Task = Callable[[], None]
 
 
 class Pool:
-    """One open ``joblib.Parallel`` over ``size`` worker threads; runs one map at a time.
+    """``size`` kept worker threads fed by one queue; runs one map at a time.
 
     ``kept`` pools go back to the keeper after a map and serve later ones; the others
-    (nested maps, one worker) are closed by their driver when the map ends.
+    (nested maps, one worker) are closed when their map's last job ends. Workers start
+    as tasks need them (a map of n < size items starts n), and each is reported to
+    ``on_thread`` before it starts.
     """
+
+    _numbers = itertools.count(1)
 
     def __init__(self, size: int, kept: bool,
                  on_thread: Callable[[threading.Thread], None]) -> None:
@@ -78,26 +61,31 @@ class Pool:
         self.on_thread = on_thread
         self.finishing = False  # its map has returned; the driver is handing it back
         self.owner: Run | None = None  # the run it is checked out to
-        self.parallel: Any = None
+        self._tasks: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []
+        self._name = f"geuse-pool{size}-{next(self._numbers)}"
 
-    def open(self) -> Any:
-        """The ``Parallel`` object, built on first use (in a driver thread, so that the
-        caller's ``parallel_config`` is not baked into a pool that outlives the call)."""
-        if self.parallel is None:
-            from joblib import Parallel
+    def submit(self, tasks: list[Task]) -> None:
+        """Queue ``tasks`` (one map's), starting the workers they need first."""
+        for _ in range(min(self.size, len(tasks)) - len(self._workers)):
+            thread = threading.Thread(target=self._work, daemon=True,
+                                      name=f"{self._name}-{len(self._workers) + 1}")
+            self.on_thread(thread)
+            self._workers.append(thread)
+            thread.start()
+        put = self._tasks.put
+        for task in tasks:
+            put(task)
 
-            backend = _NamedThreadingBackend(f"geuse-pool{self.size}", self.on_thread)
-            parallel = Parallel(n_jobs=self.size, backend=backend,
-                                return_as="generator_unordered", batch_size=1)
-            parallel.__enter__()
-            self.parallel = parallel
-        return self.parallel
+    def _work(self) -> None:
+        get = self._tasks.get
+        while (task := get()) is not _STOP:
+            task()
 
     def close(self) -> None:
-        """Stop the worker threads (they exit once idle; the Engine joins them)."""
-        parallel, self.parallel = self.parallel, None
-        if parallel is not None:
-            parallel.__exit__(None, None, None)
+        """Stop the worker threads (each exits once idle; the Engine joins them)."""
+        for _ in self._workers:
+            self._tasks.put(_STOP)
 
 
 class PoolKeeper:
@@ -113,9 +101,9 @@ class PoolKeeper:
         """A pool of ``size`` workers for ``run``: an idle kept one, else a new one.
 
         A nested map (called from inside a job) and a one-worker map get a pool of their
-        own, closed when the map ends. A pool comes back up to 10 ms after its map returned
-        (joblib's result loop polls every 10 ms), so back-to-back maps alternate between two
-        pools of a size; with two busy, a map waits for one whose map has returned.
+        own, closed when the map ends. A pool comes back just after its map's last job
+        posted its outcome, so the map may return first and the next one take a second
+        pool of the size; with two busy, a map waits for one whose map has returned.
         """
         if size < 2 or nested():
             return Pool(size, False, run.adopt)

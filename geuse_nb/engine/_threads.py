@@ -1,9 +1,9 @@
-"""The ``"threads"`` backend (the default, for IO-bound AWS work): kept joblib thread pools.
+"""The ``"threads"`` backend (the default, for IO-bound AWS work): kept worker pools.
 
-A driver thread runs ``joblib.Parallel(return_as="generator_unordered")`` over the jobs
-on a pool lent by the ``PoolKeeper`` (``_pools.py``); each task is the run's attached
-runner, which posts its own events, so the driver only keeps the generator moving and
-hands the pool back when joblib is done with it.
+``start`` borrows a pool from the ``PoolKeeper`` (``_pools.py``) and queues one task per
+job: the run's attached runner, which posts its own events. The task that ends the map's
+last job hands the pool back and tells the run its driver is done; no thread waits on
+the map besides the caller's run loop.
 """
 
 from __future__ import annotations
@@ -22,42 +22,48 @@ _LARGEST_KEPT = 64  # workers; a bigger map gets a pool sized by its items, not 
 
 
 class ThreadsBackend(EngineBackend):
-    """Jobs on joblib worker threads in this process; pools kept between maps."""
+    """Jobs on kept worker threads in this process."""
 
     def __init__(self) -> None:
         self._keeper = PoolKeeper()
 
     def start(self, run: Run, calls: Sequence[Callable[[], Any]]) -> None:
-        from joblib import delayed
-
         runner = run.runner
-        tasks = (delayed(runner)(i, call) for i, call in enumerate(calls))
         # A kept pool is sized as asked, not by this map's item count, so that maps of
         # different lengths share it; a map of n < size items still runs n at a time.
         size = run.pool_size if run.pool_size <= _LARGEST_KEPT else run.workers
         keeper = self._keeper
+        left = len(calls)
+        lock = threading.Lock()
+        failed: list[BaseException] = []
 
-        def drive() -> None:
-            broken = False
-            error: BaseException | None = None
-            try:
-                for _ in pool.open()(tasks):
-                    pass  # the runners post their outcomes themselves
-            except BaseException as exc:
-                broken = True  # joblib aborted: do not hand this pool to another map
-                error = exc
-            finally:
-                run.done(error)
-                keeper.hand_back(pool, broken=broken)
+        def task(index: int, call: Callable[[], Any]) -> Callable[[], None]:
+            def job() -> None:
+                nonlocal left
+                try:
+                    runner(index, call)
+                except BaseException as exc:  # the runner itself broke (not the job)
+                    with lock:
+                        failed.append(exc)
+                    run.done(exc)
+                with lock:
+                    left -= 1
+                    last = left == 0
+                if last:
+                    keeper.hand_back(pool, broken=bool(failed))
+                    if not failed:
+                        run.done()
+            return job
 
         pool = keeper.checkout(run, size)
         try:
             run.keeps_threads = pool.kept
             run.on_finish(lambda: keeper.finishing(pool, run))
-            thread = threading.Thread(target=drive, name=f"geuse-pmap-{run.name}",
-                                      daemon=True)
-            run.adopt(thread)
-            thread.start()
+            if not calls:
+                keeper.hand_back(pool, broken=False)
+                run.done()
+                return
+            pool.submit([task(i, call) for i, call in enumerate(calls)])
         except BaseException:  # e.g. Ctrl-C right here: the pool must not stay checked out
             keeper.hand_back(pool, broken=True)
             raise

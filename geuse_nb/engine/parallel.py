@@ -6,7 +6,7 @@ row per job. This module is the facade; each part has a module of its own:
 - ``_runner``: one job's attempts, retries (``retry_if``) and, remotely, its timeout;
 - ``_events`` and ``_run``: the run loop in the calling thread, fed by frozen events;
 - ``_backends``: the ``EngineBackend`` interface and its registry; ``_threads`` (kept
-  joblib pools, ``_pools``), ``_dask`` and ``_processes`` (loky) are registered here;
+  worker pools, ``_pools``), ``_dask`` and ``_processes`` (loky) are registered here;
   the two remote ones bring their workers' metrics rows home with each outcome;
 - ``_schedule``: the DAG scheduler (the spec is checked in ``dag``);
 - ``_reaper``: the engine's threads, joined with a bound at ``close()``;
