@@ -42,6 +42,25 @@ def test_compacted_pickle_is_smaller_and_naive_times_untouched() -> None:
     assert compact({"t": naive})["t"].tzinfo is None
 
 
+
+def test_subclasses_and_leaves_anywhere_are_compacted_alike() -> None:
+    from collections import OrderedDict
+
+    class Tag(str):
+        pass
+
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    value = OrderedDict(when=[dt.datetime(2026, 1, 1, 2, tzinfo=plus_two), Tag("a"), True,
+                              1.5, None, b"raw", [dt.datetime(2026, 1, 1, tzinfo=tz.tzutc())]],
+                        name="zone-a", again=["zone-a"])
+    before = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+    out = compact(value)
+    assert out is value and out == before
+    first, nested = out["when"][0], out["when"][6][0]
+    assert first.tzinfo is dt.UTC and nested.tzinfo is dt.UTC and first is nested
+    assert out["again"][0] is out["name"]  # shared through a list and a dict subclass
+
+
 START = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
 
 

@@ -22,13 +22,39 @@ def compact(value: Any) -> Any:
 
 
 def _compact(value: Any, seen: dict[Any, Any]) -> Any:
-    if isinstance(value, dict):
+    """One walk, the leaves handled in the loop of their container: a call per leaf was
+    most of the cost (a 17-subnet DescribeSubnets answer: 22.5 → 12.3 µs of CPU)."""
+    if type(value) is dict:
         for key, item in value.items():
-            value[key] = _compact(item, seen)
+            kind = type(item)
+            if kind is str:
+                if len(item) <= _SHARE_UP_TO:
+                    value[key] = seen.setdefault(item, item)
+            elif kind is dict or kind is list:
+                _compact(item, seen)
+            elif kind is not int and kind is not bool and kind is not float:
+                value[key] = _leaf(item, seen)
         return value
-    if isinstance(value, list):
+    if type(value) is list:
         for index, item in enumerate(value):
-            value[index] = _compact(item, seen)
+            kind = type(item)
+            if kind is str:
+                if len(item) <= _SHARE_UP_TO:
+                    value[index] = seen.setdefault(item, item)
+            elif kind is dict or kind is list:
+                _compact(item, seen)
+            elif kind is not int and kind is not bool and kind is not float:
+                value[index] = _leaf(item, seen)
+        return value
+    return _leaf(value, seen)
+
+
+def _leaf(value: Any, seen: dict[Any, Any]) -> Any:
+    """Anything but an exact dict, list, str or number: subclasses and timestamps."""
+    if isinstance(value, dict | list):  # a subclass: item by item
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in list(pairs):
+            value[key] = _compact(item, seen)
         return value
     if isinstance(value, str):
         return seen.setdefault(value, value) if len(value) <= _SHARE_UP_TO else value
