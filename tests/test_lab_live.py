@@ -125,13 +125,33 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         assert ready.is_set(), (root / "lab.log").read_text()[-3000:]
         yield {"url": url, "token": token, "root": root / "runbooks", "log": root / "lab.log"}
     finally:
-        proc.terminate()
+        proc.terminate()  # what a supervisor sends: JupyterLab must stop its kernels
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait()
         log.close()
+        left = _processes_under(root)
+        for leftover in left:
+            leftover.kill()
+        assert not left, f"still running after the lab stopped: {left}"
+
+
+def _processes_under(root: Path) -> list[Any]:
+    """Processes whose command line names ``root`` (the lab server, its kernels)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if proc.info["status"] == psutil.STATUS_ZOMBIE:
+                continue  # ended, its exit status not yet collected
+            if any(str(root) in part for part in proc.info["cmdline"] or ()):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
 
 
 @pytest.mark.allow_leaks  # Playwright's driver is gone when the test ends; kernels too

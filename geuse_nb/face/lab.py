@@ -6,13 +6,17 @@ plain install runs and exports runbooks headless. From a checkout the command op
 first copies the installed runbooks into ``./runbooks`` (files already there are kept,
 never overwritten) so that what is edited is the user's copy, not the installed one.
 The server is ``python -m jupyterlab`` of this interpreter (its kernels see this
-install); every other argument goes to it unchanged (``--no-browser --port 8899``).
+install); every other argument goes to it unchanged (``--no-browser --port 8899``). On
+POSIX the command becomes the server (``os.execv``), so a SIGTERM reaches JupyterLab,
+which shuts its kernels down; a waiting parent died of it and left the server and its
+kernels running (found by the live test, which stops the lab with ``terminate()``).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -52,4 +56,8 @@ def start(folder: Path | None, jupyter_args: Sequence[str]) -> int:
     args = [a for a in jupyter_args if a != "--"]
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}", *args]
     log.debug("starting %s", command)
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, command)  # does not return
     return subprocess.call(command)
