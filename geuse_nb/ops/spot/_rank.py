@@ -31,7 +31,7 @@ costs < 12.5 % more at default weights), and a jumpy price is a tie-breaker.
 Vectorised: the pool columns factorised, one quicksort of (pool, time) and ``np.add.reduceat``
 over the sorted runs; no Python loop per pool. 1,000,000 rows / 1,280 pools: 0.39 s wall on a
 quiet machine, 0.8–1.2 s with the 2 cores shared (0.40–0.49 s CPU), 145 MB allocation peak; a
-per-pool Python loop takes 30–43× longer (``bench/bench_spot_rank.py`` runs both).
+per-pool Python loop takes 30–43× longer (``geuse-nb bench spot_rank`` runs both).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A row is a price change: it holds until the pool's next change, the last until ``now``, and
 counts only inside ``[now - days, now]`` (from the pool's first row when ``days`` is None).
-See ``_rank``'s docstring for what the figures mean and ``bench/bench_spot_rank.py`` for what
+See ``_rank``'s docstring for what the figures mean and ``geuse-nb bench spot_rank`` for what
 they cost.
 """
 
