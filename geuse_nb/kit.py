@@ -311,11 +311,19 @@ class Kit:
                 self._export_cloudwatch()  # the kit is marked closed already
             except Exception:  # an export failure must not stop the kit from closing
                 log.warning("CloudWatch export at close failed", exc_info=True)
-        for part in ("_engine", "_sampler", "pool", "cache"):
-            obj = getattr(self, part, None)
-            if obj is not None:
+        from .aws.assumed import close_account_pools
+
+        def closer(part: str) -> Callable[[], object] | None:
+            return getattr(getattr(self, part, None), "close", None)
+
+        closers = {part: closer(part) for part in ("_engine", "_sampler")}
+        if getattr(self, "pool", None) is not None:  # kit.client(account=)'s own sessions
+            closers["account pools"] = lambda: close_account_pools(self.pool)
+        closers.update({part: closer(part) for part in ("pool", "cache")})
+        for part, close in closers.items():
+            if close is not None:
                 try:
-                    obj.close()
+                    close()
                 except Exception:  # close must finish whatever one part does
                     log.warning("closing %s failed", part, exc_info=True)
         if self.sandbox is not None and self._owns_sandbox:

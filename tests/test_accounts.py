@@ -154,6 +154,21 @@ def test_calls_in_one_account_see_that_accounts_resources(
     assert len(client.describe_vpcs()["Vpcs"]) == len(plain)
 
 
+
+def test_close_closes_the_clients_kit_client_made_for_an_account(
+        box: Any, org: list[str]) -> None:
+    from geuse_nb.aws.accounts import role_target
+    from geuse_nb.aws.assumed import account_pool
+
+    kit = gn.Kit("closing", backend="sandbox", sandbox=box)
+    client = kit.client("ec2", REGIONS[0], account=org[0])
+    client.describe_vpcs()  # a connection of the role's own session
+    pool = account_pool(kit.pool, role_target(org[0], kit.settings, None, None))
+    assert len(pool) == 1
+    kit.close()
+    assert len(pool) == 0  # its client was closed with the kit, not left for the GC
+
+
 def test_a_denied_account_is_one_failure_and_the_others_complete(
         box: Any, org: list[str]) -> None:
     denied = org[2]

@@ -266,6 +266,17 @@ def account_pool(base: ClientPool, target: RoleTarget) -> AccountPool:
         return pool
 
 
+def close_account_pools(base: ClientPool) -> int:
+    """Close the clients of every account pool behind ``base`` (``kit.client(account=)``'s
+    own sessions; the call path's clients are ``base``'s). The pools stay usable, as
+    ``ClientPool.close`` leaves them. Returns how many pools there were."""
+    with _LOCK:
+        pools = list(_POOLS.get(base, {}).values())
+    for pool in pools:
+        pool.close()
+    return len(pools)
+
+
 def assume_role_requests() -> dict[str, int]:
     """AssumeRole requests this process sent, per account (what a Dask test counts on
     each worker with ``client.run``)."""
