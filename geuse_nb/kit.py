@@ -123,10 +123,10 @@ class Kit:
         """The call path of ``account`` (checked before any request), or the kit's own."""
         if account is None and role_name is None and external_id is None:
             return self._calls
-        from .aws.accounts import account_calls, role_target
+        from .aws.accounts import calls_as, role_target
 
-        return account_calls(self._calls, role_target(account, self.settings, role_name,
-                                                      external_id))
+        return calls_as(self._calls, role_target(account, self.settings, role_name,
+                                                 external_id))
 
     def accounts(self, *, refresh: bool = False) -> pd.DataFrame:
         """The organization's accounts (account_id, name, email, status) from Organizations

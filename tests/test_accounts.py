@@ -194,6 +194,26 @@ def test_a_denied_account_is_one_failure_and_the_others_complete(
         box.allow_assume_role([denied])
 
 
+
+def test_a_call_after_a_refusal_tries_the_role_again(box: Any, org: list[str]) -> None:
+    from geuse_nb.aws.assumed import AssumeRoleFailed
+
+    denied = org[3]
+    box.deny_assume_role([denied])
+    try:
+        with gn.Kit("refused", backend="sandbox", sandbox=box) as kit:
+            with pytest.raises(AssumeRoleFailed):
+                kit.call("ec2", "describe_vpcs", REGIONS[0], account=denied)
+            box.allow_assume_role([denied])  # the trust policy is fixed
+            box.reset_counters()
+            answer = kit.call("ec2", "describe_vpcs", REGIONS[0], account=denied)
+            counts = box.counters_frame()
+            assert "Vpcs" in answer
+            assert counts[counts["operation"] == "AssumeRole"]["requests"].sum() == 1
+    finally:
+        box.allow_assume_role([denied])
+
+
 def test_sandbox_makes_accounts_and_checks_ids(box: Any, org: list[str]) -> None:
     made = box.create_accounts(["extra-a", "extra-b"])
     assert [m["name"] for m in made] == ["extra-a", "extra-b"]

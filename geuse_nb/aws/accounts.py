@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from .calls import CallPath
 
-__all__ = ["AssumeRoleFailed", "RoleTarget", "account_calls", "check_accounts",
+__all__ = ["AssumeRoleFailed", "RoleTarget", "account_calls", "calls_as", "check_accounts",
            "fold_refused", "organization_accounts", "resolve_targets", "role_target"]
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,16 @@ def resolve_targets(accounts: object, calls: CallPath, role_name: str | None,
         account_pool(calls.pool, target).retry_refused()
         targets.append(target)
     return targets
+
+
+def calls_as(calls: CallPath, target: RoleTarget | None) -> CallPath:
+    """``calls`` in ``target``'s account for one call of the user's (``kit.call``,
+    ``records``, ``client``): a refusal remembered from an earlier call is forgotten, so
+    this one tries the role again, once, as each fan-out does (a fixed trust policy
+    works at the next call, not only in a new process)."""
+    if target is not None:
+        account_pool(calls.pool, target).retry_refused()
+    return account_calls(calls, target)
 
 
 def fold_refused(failed: list[dict[str, Any]]) -> list[dict[str, Any]]:
