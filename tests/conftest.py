@@ -129,7 +129,9 @@ HEAVY_MODULES = {"test_cli.py", "test_magics_kernel.py", "test_spot_notebook.py"
                  "test_demo.py", "test_bench_suite.py", "test_packaging.py",
                  "test_rollout_run.py", "test_sandbox.py", "test_lab_live.py",
                  "test_pool.py", "test_dask.py", "test_guards.py", "test_sandbox_cli.py",
-                 "test_fanout_operations.py", "test_spot_history.py", "test_report_kit.py"}
+                 "test_fanout_operations.py", "test_spot_history.py", "test_report_kit.py",
+                 # a local Dask cluster (process starts); stacks' provisioning clocks
+                 "test_accounts_dask.py", "test_rollout_sandbox.py", "test_expected_errors.py"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
