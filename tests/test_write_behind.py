@@ -152,3 +152,27 @@ def test_a_cache_alone_writes_its_misses_behind_one_sharing_writes_them_at_once(
     assert written == ["shared"]
     other.close()
     alone.close()
+
+
+def test_a_batch_commits_the_latest_write_of_each_key_once(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    from geuse_nb.cache._disk import DiskTier
+
+    written: list[str] = []
+    real = DiskTier.set_many
+
+    def spy(self: DiskTier, writes: Any) -> None:
+        written.extend(w.key for w in writes)
+        real(self, writes)
+
+    monkeypatch.setattr(DiskTier, "set_many", spy)
+    cache = TieredCache(resolve_settings(cache_dir=tmp_path))
+    for i in range(50):  # a loop refreshing one key, and a second key once
+        cache.store("hot", i)
+    cache.store("cold", "c")
+    cache.flush()
+    assert sorted(written) == ["cold", "hot"]  # one batch (flush ends the linger), one each
+    cache.close()
+    reopened = TieredCache(resolve_settings(cache_dir=tmp_path, cache_memory_max_items=0))
+    assert reopened.lookup("hot").value == 49 and reopened.lookup("cold").value == "c"
+    reopened.close()
