@@ -176,14 +176,12 @@ def _write(batch: list[tuple[Tier, Write]]) -> None:
     """Hand each tier the latest write of each key in the batch: the earlier ones would
     be overwritten in the same transaction (a loop refreshing one key stored it 80 times
     per commit, 80 SQLite updates where one does)."""
-    latest: dict[tuple[int, str], Write] = {}
-    tiers: dict[int, Tier] = {}
+    latest: dict[tuple[int, str], tuple[Tier, Write]] = {}
     for tier, write in batch:
-        latest[id(tier), write.key] = write  # a later write of a key wins
-        tiers[id(tier)] = tier
+        latest[id(tier), write.key] = (tier, write)  # a later write of a key wins
     by_tier: dict[int, tuple[Tier, list[Write]]] = {}
-    for (tier_id, _), write in latest.items():
-        by_tier.setdefault(tier_id, (tiers[tier_id], []))[1].append(write)
+    for tier, write in latest.values():
+        by_tier.setdefault(id(tier), (tier, []))[1].append(write)
     for tier, writes in by_tier.values():
         try:
             tier.set_many(writes)
