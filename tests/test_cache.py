@@ -217,10 +217,13 @@ def test_memory_lru_eviction(make_cache: Callable[..., TieredCache]) -> None:
     assert row["evictions"] == 1 and row["entries"] == 3
 
 
+@pytest.mark.parametrize("behind", [True, False], ids=["batched", "lone-writes"])
 @pytest.mark.parametrize("policy", ["least-recently-stored", "least-recently-used"])
-def test_disk_size_limit_evicts(make_cache: Callable[..., TieredCache], policy: str) -> None:
+def test_disk_size_limit_evicts(make_cache: Callable[..., TieredCache], policy: str,
+                                behind: bool) -> None:
     cache = make_cache(cache_memory_max_items=0, cache_disk_size_limit=1 << 20,
-                       cache_compression_enabled=False, disk_eviction_policy=policy)
+                       cache_compression_enabled=False, disk_eviction_policy=policy,
+                       cache_write_behind=behind)
     blob = os.urandom(64 * 1024)
     for i in range(40):
         assert cache.store(key(str(i)), blob + bytes([i]), ttl=3_600)
