@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import AwsCallError
-from ._timestamps import install_timestamp_parser
+from ._lighter import lighten_session
 from .instrument import ACCOUNT_KEY
 from .pool import ClientPool
 
@@ -230,7 +230,7 @@ class AccountPool(ClientPool):
             core = botocore.session.Session()
             core.register_component("credential_provider", CredentialResolver([_Assumed()]))
             core.register_component("data_loader", loader)  # parsed models shared, not re-read
-            install_timestamp_parser(core)  # as the kit's own session has it (N)
+            lighten_session(core)  # as the kit's own session has it (N)
             st.botocore_session = core
             st.session = boto3.Session(botocore_session=core,
                                        region_name=self.backend.default_region)

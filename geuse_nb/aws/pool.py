@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import UsageError, did_you_mean, unknown_region
-from ._timestamps import install_timestamp_parser
+from ._lighter import lighten_session
 from .errors import is_expired, to_aws_error
 from .instrument import ClientStat, PooledClient, install_hooks, instrument_http
 
@@ -95,7 +95,7 @@ class ClientPool:
             import botocore.session
 
             st.botocore_session = botocore.session.get_session()
-            install_timestamp_parser(st.botocore_session)  # 4.6x less CPU per timestamp
+            lighten_session(st.botocore_session)  # exact fast timestamps and signing (N)
             try:
                 st.session = boto3.Session(botocore_session=st.botocore_session,
                                            **self.backend.session_kwargs())
@@ -106,7 +106,12 @@ class ClientPool:
                 ) from exc
         return st.session
 
-    def _config(self) -> Any:
+    def botocore_config(self) -> Any:
+        """The ``botocore.config.Config`` the pool makes its clients with (retries, timeouts,
+        connections). Give it to a plain client to compare like with like: a client's own
+        ``meta.config`` is not the same, botocore stores the built user agent in it, which
+        a client made with it then takes as supplied and never builds again (~30 µs per
+        call less than a default client)."""
         if self._botocore_config is None:
             from botocore.config import Config
 
@@ -228,7 +233,7 @@ class ClientPool:
             if stat is None:
                 stat = st.stats[(service, region)] = ClientStat(service, region)
             client = self._session(st).client(service, region_name=region,
-                                              endpoint_url=endpoint, config=self._config())
+                                              endpoint_url=endpoint, config=self.botocore_config())
             instrument_http(client, stat, wait=self.settings.pool_read_timeout)
             entry = PooledClient(client, stat)
             install_hooks(client, entry, self.recorder, account=self.account)

@@ -52,7 +52,7 @@ class ClientCpu(Scenario):
             session = boto3.Session(**kit.backend.session_kwargs())
             bare = session.client("ec2", region_name=region,
                                   endpoint_url=ctx.box.endpoint_url(region),
-                                  config=kit.client("ec2", region).meta.config)
+                                  config=kit.pool.botocore_config())
             spot_bare = session.client("ec2", region_name=SPOT_REGION,
                                        endpoint_url=ctx.box.endpoint_url(SPOT_REGION))
             n, idle = (40, 0.2) if ctx.quick else (200, 1.0)

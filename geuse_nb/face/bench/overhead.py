@@ -33,7 +33,7 @@ class Overhead(Scenario):
             region = ctx.box.regions[0]
             bare = boto3.Session(**kit.backend.session_kwargs()).client(
                 "ec2", region_name=region, endpoint_url=ctx.box.endpoint_url(region),
-                config=kit.client("ec2", region).meta.config)
+                config=kit.pool.botocore_config())
             n = 20 if ctx.quick else 100
             numbers = itertools.count()
             contenders = {
