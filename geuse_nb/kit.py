@@ -166,7 +166,7 @@ class Kit:
         report counts it as "expected not found", not as an error."""
         self._check_open()
         calls = self._in(account, role_name, external_id)
-        codes = _expected_codes(expect)
+        codes = _expected_codes(expect) if expect != () else frozenset()  # () the default
         with expecting(codes) if codes else contextlib.nullcontext():
             if frame:
                 return calls.records(service, operation, region, ttl=ttl, refresh=refresh,

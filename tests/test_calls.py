@@ -76,6 +76,28 @@ def test_wrong_parameter_type_is_a_usage_error_before_sending(kit: Any) -> None:
     assert kit.sandbox.requests() == before
 
 
+def test_a_remembered_validation_still_refuses_other_names(
+        kit: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validated calls are remembered by their names only: a good call does not let a bad
+    parameter, region or operation through afterwards, and the memory is bounded."""
+    import geuse_nb.aws.calls as calls_module
+
+    monkeypatch.setattr(calls_module, "VALID_MEMO", 3)
+    path = kit._calls
+    for _ in range(2):
+        path.resolve("ec2", "describe_regions", "eu-west-1", {"RegionNames": 1})
+        with pytest.raises(UsageError, match="'RegionName'"):
+            path.resolve("ec2", "describe_regions", "eu-west-1", {"RegionName": 1})
+        with pytest.raises(UsageError, match="'eu-wset-1'"):
+            path.resolve("ec2", "describe_regions", "eu-wset-1", {"RegionNames": 1})
+        with pytest.raises(UsageError, match="describe_regoins"):
+            path.resolve("ec2", "describe_regoins", "eu-west-1")
+    for region in ("eu-west-1", "us-east-1", "us-west-2", "eu-central-1"):
+        region_, op = path.resolve("ec2", "DescribeVpcs", region)
+        assert (region_, op.snake, op.read) == (region, "describe_vpcs", True)
+    assert len(path._valid) <= 3
+
+
 def test_unknown_region_on_records_sends_nothing(kit: Any) -> None:
     before = kit.sandbox.requests()
     with pytest.raises(UsageError, match="'us-east-9'"):

@@ -56,19 +56,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+VALID_MEMO = 4096  # validated (service, operation, region, parameter names) remembered
+
 
 class _Operation:
     """What validation learned about one (service, operation)."""
 
-    __slots__ = ("api", "drop", "input_token", "members", "more_results", "output_token",
-                 "pagination", "snake")
+    __slots__ = ("api", "drop", "input_token", "kind", "members", "more_results",
+                 "output_token", "pagination", "read", "snake")
 
     def __init__(self, api: str, snake: str, members: frozenset[str],
-                 pagination: dict[str, Any] | None) -> None:
+                 pagination: dict[str, Any] | None, service: str = "") -> None:
         self.api = api
         self.snake = snake
         self.members = members
         self.pagination = pagination
+        self.read = is_read_operation(snake)
+        self.kind = kind_of(service, snake)  # the default kind of its answers (TTL table)
         config = pagination or {}
         inputs = _names(config.get("input_token"))
         self.input_token = frozenset(inputs)
@@ -96,6 +100,8 @@ class CallPath:
         self._lock = threading.Lock()
         self._op_names: dict[str, dict[str, str]] = {}  # service → snake spelling → API
         self._ops: dict[tuple[str, str], _Operation] = {}
+        # (service, operation as given, region, parameter names) → a call that validated
+        self._valid: dict[tuple[Any, ...], tuple[str, _Operation]] = {}
 
     @property
     def settings(self) -> Settings:
@@ -122,11 +128,18 @@ class CallPath:
         """Validate a call without sending it; returns (region, operation info).
 
         Raises ``UsageError`` for an unknown service, region, operation or parameter.
+        A call that validated is remembered by its names (services, regions and operations
+        do not change within a process): the checks cost ~30 µs of a call's CPU at RTT 0
+        when the CPU's caches are cold from the request before, a dict lookup ~2.
         """
         if not isinstance(service, str) or not isinstance(operation, str):
             raise UsageError(f"service and operation must be strings, got {service!r}, "
                              f"{operation!r}", suggestion="e.g. call('ec2', 'describe_regions')")
         region = region or self.pool.backend.default_region
+        memo = (service, operation, region, *params) if params else (service, operation, region)
+        valid = self._valid.get(memo)
+        if valid is not None:
+            return valid
         self.pool.check_service(service)
         self.pool.check_region(region, service)
         op = self._operation(service, operation, region)
@@ -137,6 +150,9 @@ class CallPath:
                 f"{service}.{op.snake} has no parameter {said}",
                 suggestion="valid parameters: " + (", ".join(sorted(op.members)) or "none"),
             )
+        if len(self._valid) >= VALID_MEMO:
+            self._valid.clear()
+        self._valid[memo] = (region, op)
         return region, op
 
     def _operation(self, service: str, operation: str, region: str) -> _Operation:
@@ -178,7 +194,7 @@ class CallPath:
             snake) else None
         if pagination is not None:
             members.add("PaginationConfig")
-        return _Operation(api, snake, frozenset(members), pagination)
+        return _Operation(api, snake, frozenset(members), pagination, service)
 
     # ------------------------------------------------------------ calling
     def call(self, service: str, operation: str, region: str | None = None, *,
@@ -186,9 +202,9 @@ class CallPath:
              **params: Any) -> dict[str, Any]:
         """One AWS call: validated, cached for reads, paginated and merged, recorded."""
         region, op = self.resolve(service, operation, region, params)
-        if not is_read_operation(op.snake):
+        if not op.read:
             return self._send(service, op, region, params)
-        kind = kind or kind_of(service, op.snake)
+        kind = kind or op.kind
         key = _keys.make_key(scope=self.pool.scope(), region=region,
                               service=service, operation=op.snake,
                               params=params)

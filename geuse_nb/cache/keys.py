@@ -66,9 +66,14 @@ def _canonical(obj: Any) -> Any:
     return _canonical(_json_default(obj))
 
 
+# json.dumps(obj, sort_keys=True, …) builds this encoder on every call; one made once
+# encodes the same (it keeps no state between calls) and takes that work off each key
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                            default=_json_default)
+
+
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_json_default)
+    return _ENCODER.encode(obj)
 
 
 def _canonical_json(obj: Any) -> str:
