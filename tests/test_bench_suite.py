@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,15 @@ import pytest
 
 from geuse_nb.errors import UsageError
 from geuse_nb.face import bench
-from geuse_nb.face.bench._core import Measure, Ratio, ScenarioResult, alternate, check_names
+from geuse_nb.face.bench._core import (
+    Measure,
+    Ratio,
+    ScenarioResult,
+    alternate,
+    check_names,
+    interleaved_calls,
+    paired,
+)
 from geuse_nb.face.bench._suite import SuiteResult, machine
 from geuse_nb.face.bench._text import table
 
@@ -56,6 +65,46 @@ def test_contenders_alternate_and_slow_ones_are_capped() -> None:
     rounds = {m.contender: len(m.seconds) for m in measures}
     assert rounds == {"a": 3, "b": 3, "slow": 1}
     assert all(len(m.cpu) == len(m.seconds) for m in measures)
+
+
+def test_paired_ratios_follow_each_round_not_the_drift() -> None:
+    """Rounds that drift (the machine twice as slow in one): each round's own ratio is
+    0.5; the ratio of the two medians would read 1.11."""
+    kit, bare = Measure("kit", [1.0, 10.0, 10.0], [1.0, 10.0, 10.0]), Measure(
+        "bare", [2.0, 20.0, 9.0], [2.0, 20.0, 9.0])
+    assert paired(kit, bare) == 0.5 and paired(kit, bare, cpu=True) == 0.5
+    assert kit.median / bare.median > 1.1
+
+
+def _burn(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_interleaved_calls_alternate_and_charge_other_threads_to_their_own() -> None:
+    """Calls alternate one by one (A B, B A, …); CPU spent on any other thread in a round
+    (here 20 ms burnt by a thread the first contender starts) is the first contender's."""
+    import threading
+
+    order: list[str] = []
+
+    def own() -> None:
+        order.append("own")
+        if len(order) == 1:
+            worker = threading.Thread(target=_burn, args=(0.02,))
+            worker.start()
+            worker.join()
+
+    def bare() -> None:
+        order.append("bare")
+
+    measures = interleaved_calls(own, bare, 3, 1, names=("own", "bare"))
+    assert order == ["own", "bare", "bare", "own", "own", "bare"]
+    charged, plain = measures
+    assert (charged.contender, plain.contender) == ("own", "bare")
+    assert charged.cpu[0] >= 0.02 > plain.cpu[0]
+    assert len(charged.seconds) == len(plain.seconds) == 1
 
 
 def test_ratios_judge_their_targets() -> None:

@@ -140,6 +140,49 @@ def alternate(contenders: Mapping[str, Callable[[], Any]], rounds: int, *,
     return list(out.values())
 
 
+def paired(num: Measure, den: Measure, *, cpu: bool = False) -> float:
+    """The median over rounds of ``num``'s sample ÷ ``den``'s sample of the same round:
+    contenders timed side by side in one round meet the same machine, so this ratio
+    does not carry the drift between rounds that a ratio of two medians does."""
+    a, b = (num.cpu, den.cpu) if cpu else (num.seconds, den.seconds)
+    ratios = [x / y for x, y in zip(a, b, strict=False) if y > 0]
+    return statistics.median(ratios) if ratios else math.nan
+
+
+def interleaved_calls(own: Callable[[], Any], bare: Callable[[], Any], n: int, rounds: int,
+                      *, idle: float = 0.0, names: tuple[str, str] = ("own", "bare"),
+                      notes: tuple[str, str] = ("", "")) -> list[Measure]:
+    """Client CPU of ``n`` calls of ``own`` and of ``bare``, alternated call by call (A B,
+    B A, …) in each round, then ``idle`` seconds, so both meet the same machine.
+
+    A call's CPU is its thread's (``thread_time``). Everything the process spent on other
+    threads during the round (the calls and the idle pause: a background writer, a
+    sampler) is added to ``own``: ``bare`` is a plain client with no threads of its own.
+    So ``own``'s figure is the process time it adds, as a round of ``n`` calls then
+    ``idle`` timed alone would count it, without the ±20 % drift between such rounds.
+    Wall per round is the sum of the calls' own walls.
+    """
+    perf, thread, process = time.perf_counter, time.thread_time, time.process_time
+    out = [Measure(names[0], [], [], notes[0]), Measure(names[1], [], [], notes[1])]
+    for _ in range(rounds):
+        cpu, wall = [0.0, 0.0], [0.0, 0.0]
+        start_process, start_thread = process(), thread()
+        for i in range(n):
+            for which in ((0, 1) if i % 2 == 0 else (1, 0)):
+                fn = own if which == 0 else bare
+                w, t = perf(), thread()
+                fn()
+                cpu[which] += thread() - t
+                wall[which] += perf() - w
+        time.sleep(idle)
+        background = (process() - start_process) - (thread() - start_thread)
+        cpu[0] += max(0.0, background)
+        for which in (0, 1):
+            out[which].cpu.append(cpu[which])
+            out[which].seconds.append(wall[which])
+    return out
+
+
 def batched(fn: Callable[[], Any], n: int) -> Callable[[], None]:
     """``fn`` run ``n`` times: one timed sample of a batch (per-call = sample / n)."""
     def run() -> None:
