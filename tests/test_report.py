@@ -315,7 +315,7 @@ def test_sampler_rate_suits_the_run_and_a_short_run_has_a_chart() -> None:
 
     r = Recorder(resolve_settings())
     s = ResourceSampler(r, 5.0)
-    assert [s.next_wait(t) for t in (0.0, 4.0, 40.0, 1000.0)] == [0.1, 0.1, 1.0, 5.0]
+    assert [s.next_wait(t) for t in (0.0, 8.0, 40.0, 1000.0)] == [0.2, 0.2, 1.0, 5.0]
     s.start()
     try:
         seen = threading.Event()

@@ -4,16 +4,19 @@ Why: a disk store costs the caller ~60 µs of CPU and more in wall time (pickle,
 one SQLite transaction and its commit) for every answer, in the thread that is waiting
 to hand the answer back. ``TieredCache.store`` writes the fast tiers (memory) at once, so
 a read right after a write hits, and puts the slow tiers' writes here; one writer thread
-gathers what is queued for up to ``LINGER`` (100 ms; at once when someone waits in
+gathers what is queued for up to ``LINGER`` (500 ms; at once when someone waits in
 ``flush()``) and hands it to ``Tier.set_many``, which the disk tier runs inside one
 ``diskcache`` ``transact()``: measured here ~57 µs per entry in a batch of 300 against
 ~82 µs for a lone ``set`` (``DEPENDENCY-FACTS.md``), and none of it on the caller's path.
-Why 100 ms: a commit has a fixed cost, and uncached calls at RTT 0 (one every ~1.2 ms)
-made batches of 8 in 20 ms; the writer's CPU per call was 97 µs at 20 ms, 56 µs at
-100 ms and 44 µs at 250 ms (200 calls then an idle second, 5 rounds, median).
+Why 500 ms: a batch has a fixed cost, larger than a commit's (~20 µs hot): the writer
+wakes with cold caches and takes the GIL from a busy caller. With uncached calls at RTT
+0 alternating with other work, the writer's thread CPU per entry was 70-107 µs at 100 ms,
+~50 µs at 300 ms and ~35 µs at 1 s (300 calls per batch window, thread CPU clock, 4
+rounds each; earlier, calls alone: 97 µs at 20 ms, 56 at 100 ms, 44 at 250 ms). Half a
+second keeps most of that and what another process waits for short.
 
 What another process may see, and when: an answer is on disk once its batch commits,
-within ``LINGER`` plus the commit (about a tenth of a second); ``flush()`` waits for
+within ``LINGER`` plus the commit (about half a second); ``flush()`` waits for
 everything queued so far. ``TieredCache.close()`` (so
 ``kit.close()``) and interpreter exit flush. A process killed with SIGKILL loses at most
 what was queued and not yet committed; SQLite's transaction keeps the cache consistent
@@ -42,7 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IDLE_EXIT = 0.5  # s with nothing queued before the writer thread ends
-LINGER = 0.1  # s the writer waits after the first entry of a batch, to gather more
+LINGER = 0.5  # s the writer waits after the first entry of a batch, to gather more
 BATCH_MAX = 512  # entries per transaction (a bound on what one commit holds)
 
 
