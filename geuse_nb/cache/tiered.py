@@ -20,8 +20,9 @@ Design notes (why it looks like this):
 - Slow tiers (disk) are written behind (``_behind.py``): ``store`` fills the memory tier
   at once and queues the disk write for one background writer that commits batches in
   one transaction each; ``flush()`` waits for them, ``close()`` and exit flush.
-- Concurrent identical misses make one fetch (``single_flight``, ``flight.py``): the
-  call path and ``kit.cached`` both miss through it.
+- Concurrent identical misses make one fetch (``single_flight``: ``_miss.py`` over
+  ``flight.py`` and ``_xflight.py``): the call path and ``kit.cached`` both miss
+  through it.
 - Credentials never enter the cache: keys come from a scope label, not secrets, and a
   value whose pickle names ``SecretAccessKey``/``SessionToken`` is refused with a warning.
 - A ``TieredCache`` pickles as its settings only (disk handles are rebuilt after fork).
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError, did_you_mean
+from . import _miss
 from ._behind import WriteBehind
 from ._disk import DISK_STATES, EVICTION_POLICIES, DiskState, DiskTier, disk_directory
 from ._memory import MemoryTier
@@ -221,55 +223,11 @@ class TieredCache:
         looks again first if a flight ended since ``since`` (``flight.epoch`` before the
         caller's lookup; None: always), so a miss that lost the race to a finished fetch
         gets the stored value. The flag is False only for the thread whose fetch ran."""
-        def lead() -> tuple[Any, bool]:
-            # cross-process (_xflight.py): the leader takes the key's lock; one that waited
-            # for another process looks again (the holder stored on disk before releasing)
-            xflight = self.xflight if self.disk_state.usable else None
-            held = xflight.acquire(key) if xflight is not None else None
-            waited = held is not None and held.waited
-            try:  # after another process's fetch look everywhere, after this one's where it
-                # stores at once: a disk read per miss cost ~60 µs of CPU at 64 threads
-                look = waited or since is None
-                if (look or since != self.flight.epoch) and self._holds(key, everywhere=look):
-                    found = self.lookup(key, kind=kind)
-                    if found.hit:
-                        if waited and self._recorder is not None:
-                            self._recorder.count("cache.xflight_shared")
-                        return found.value, True
-                if waited and xflight is not None and held is not None:
-                    xflight.release(held)  # nothing left on disk: fetch as if unlocked
-                    held = None
-                value = fetch()
-                if held is not None and held.token and self._behind is not None:  # locked:
-                    for tier in self._tiers:
-                        if tier.behind and tier.usable:
-                            self._behind.write_now(tier, key)  # on disk before release
-                return value, False
-            finally:
-                if held is not None and xflight is not None:
-                    xflight.release(held)
-
-        (value, stored), shared = self.flight.do(key, lead)
-        if shared and self._recorder is not None:
-            self._recorder.count("cache.flight_shared")
-        return value, shared or stored
+        return _miss.single_flight(self, key, fetch, kind=kind, since=since)
 
     def __contains__(self, key: object) -> bool:
         """True when ``key`` has a fresh entry in a tier (no stats, no promotion)."""
-        return isinstance(key, str) and self._holds(key, everywhere=True)
-
-    def _holds(self, key: str, *, everywhere: bool) -> bool:  # everywhere False: only where
-        now, behind = self._clock(), self._behind  # a store here lands at once, if anywhere
-        everywhere = everywhere or behind is None or all(t.behind for t in self._tiers)
-        for tier in self._tiers:
-            if tier.usable:
-                queued = tier.behind and behind is not None
-                entry = behind.get(tier, key) if queued and behind is not None else None
-                if entry is None and (everywhere or not queued):
-                    entry = tier.get(key, DEFAULT_KIND)
-                if entry is not None and _usable(entry.fresh_until, now, 0.0):
-                    return True
-        return False
+        return isinstance(key, str) and _miss.holds(self, key, everywhere=True)
 
     # ------------------------------------------------------------ store
     def store(self, key: str, value: Any, *, kind: str | None = None,
