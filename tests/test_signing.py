@@ -77,7 +77,7 @@ def signed(cls: type[botocore.auth.SigV4Auth], spec: dict[str, Any], credentials
     return list(request.headers.items()), request.context, position
 
 
-@settings(max_examples=400, deadline=None,
+@settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # one instant for all
 @given(requests(), st.sampled_from([None, "FwoGZXIvYXdzEJr//token+/="]),
        st.sampled_from(["ec2", "sts", "cloudformation", "monitoring"]),
