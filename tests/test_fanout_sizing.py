@@ -56,6 +56,35 @@ def test_default_fanout_sends_every_request_at_once_and_n_jobs_still_wins(
         sandbox.set_network(rtt=0.0)
 
 
+def test_a_fanout_looks_up_every_job_once_in_the_calling_thread(
+        kit: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys and lookups happen before the map, in the caller's thread, one per job; a job
+    only answers its miss (one request each), and a second fan-out is all hits."""
+    from geuse_nb.cache.tiered import TieredCache
+
+    seen: list[tuple[str, int]] = []
+    real = TieredCache.lookup
+
+    def spy(self: TieredCache, key: str, **kw: Any) -> Any:
+        seen.append((key, threading.get_ident()))
+        return real(self, key, **kw)
+
+    monkeypatch.setattr(TieredCache, "lookup", spy)
+    regions = list(kit.sandbox.regions[:4])
+    ops = ["describe_vpcs", "describe_subnets"]
+    before = kit.sandbox.requests()
+    cold = kit.fanout("ec2", ops, regions, n_jobs=8)
+    assert not cold.attrs["failed"]
+    assert kit.sandbox.requests() - before == len(ops) * len(regions)
+    assert len(seen) == len({k for k, _ in seen}) == len(ops) * len(regions)
+    assert {ident for _, ident in seen} == {threading.get_ident()}
+    seen.clear()
+    before = kit.sandbox.requests()
+    warm = kit.fanout("ec2", ops, regions, n_jobs=8)
+    assert kit.sandbox.requests() == before and warm.equals(cold)
+    assert len(seen) == len(ops) * len(regions)
+
+
 def test_a_one_page_read_is_one_request_and_many_pages_still_merge(kit: Any) -> None:
     end = dt.datetime.now(dt.UTC)
     params = {"InstanceTypes": ["m5.large", "c5.large"], "StartTime": end - dt.timedelta(days=7),

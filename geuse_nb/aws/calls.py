@@ -36,13 +36,15 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jmespath
 
 from ..cache import keys as _keys
+from ..cache.tiered import CacheLookup
 from ..errors import UsageError, did_you_mean
 from ..kinds import is_read_operation, kind_of, snake_name
+from ._pages import chain, merge_pages, names, next_token
 from .errors import is_retryable, to_aws_error
 from .responses import compact
 
@@ -74,17 +76,36 @@ class _Operation:
         self.read = is_read_operation(snake)
         self.kind = kind_of(service, snake)  # the default kind of its answers (TTL table)
         config = pagination or {}
-        inputs = _names(config.get("input_token"))
+        inputs = names(config.get("input_token"))
         self.input_token = frozenset(inputs)
-        outputs = _names(config.get("output_token"))
+        outputs = names(config.get("output_token"))
         more = config.get("more_results")
         self.output_token = [(name, jmespath.compile(expr))
                              for name, expr in zip(inputs, outputs, strict=False)]
         self.more_results = jmespath.compile(more) if isinstance(more, str) else None
         # "NextMarker || Contents[-1].Key" names the top-level key NextMarker
-        dropped = {part.strip() for expr in [*outputs, *_names(more)]
+        dropped = {part.strip() for expr in [*outputs, *names(more)]
                    for part in expr.split("||")}
         self.drop = frozenset(name for name in dropped if name.isidentifier())
+
+
+class Read(NamedTuple):
+    """One call, validated and keyed (``CallPath.prepare``): ``key`` None for a write;
+    ``epoch`` the flight epoch before its lookup, ``start`` when it was prepared (0.0: a
+    refresh, sent without a lookup)."""
+
+    service: str
+    op: _Operation
+    region: str
+    params: dict[str, Any]
+    key: str | None
+    kind: str | None
+    ttl: float | None
+    epoch: int
+    start: float
+
+
+_MISSED = CacheLookup(False, None, None, False)
 
 
 class CallPath:
@@ -201,33 +222,54 @@ class CallPath:
              ttl: float | None = None, refresh: bool = False, kind: str | None = None,
              **params: Any) -> dict[str, Any]:
         """One AWS call: validated, cached for reads, paginated and merged, recorded."""
+        read = self.prepare(service, operation, region, params, ttl=ttl, kind=kind,
+                            refresh=refresh)
+        if read.key is None or refresh:  # a write, or a read that must be sent
+            return self.answer(read)
+        found = self.look(read)
+        return found.value if found.hit else self.answer(read)
+
+    def prepare(self, service: str, operation: str, region: str | None,
+                params: dict[str, Any], *, ttl: float | None = None,
+                kind: str | None = None, refresh: bool = False) -> Read:
+        """Validate a call and build its cache key (None for a write): the first half of
+        ``call``, which a fan-out runs for all its jobs in one thread before the map."""
         region, op = self.resolve(service, operation, region, params)
         if not op.read:
+            return Read(service, op, region, params, None, None, ttl, 0, 0.0)
+        key = _keys.make_key(scope=self.pool.scope(), region=region, service=service,
+                             operation=op.snake, params=params)
+        return Read(service, op, region, params, key, kind or op.kind, ttl,
+                    self.cache.flight.epoch, 0.0 if refresh else time.perf_counter())
+
+    def look(self, read: Read) -> CacheLookup:
+        """``read``'s cache lookup; a hit is recorded as one."""
+        found = self.cache.lookup(read.key, kind=read.kind) if read.key is not None else None
+        if found is not None and found.hit:
+            self._hit(read)
+            return found
+        return _MISSED
+
+    def answer(self, read: Read) -> dict[str, Any]:
+        """The second half of ``call``, after a miss (or for a write, or a refresh):
+        concurrent identical misses make one request (``single_flight``), which stores."""
+        service, op, region, params, key, kind, ttl = read[:7]
+        if key is None:
             return self._send(service, op, region, params)
-        kind = kind or op.kind
-        key = _keys.make_key(scope=self.pool.scope(), region=region,
-                              service=service, operation=op.snake,
-                              params=params)
-        if refresh:
+        if read.start == 0.0:  # refresh: no lookup, no flight
             return self._fetch(key, kind, ttl, service, op, region, params)
-        start = time.perf_counter()
-        epoch = self.cache.flight.epoch
-        found = self.cache.lookup(key, kind=kind)
-        if found.hit:
-            self.recorder.record_api_call(
-                service=service, operation=op.snake, region=region,
-                latency=time.perf_counter() - start, attempt=0, cache_hit=True,
-                account=self.pool.account)
-            return found.value
         value, shared = self.cache.single_flight(
             key, lambda: self._fetch(key, kind, ttl, service, op, region, params), kind=kind,
-            since=epoch)
+            since=read.epoch)
         if shared:  # answered by another thread's request (or its store): none of its own
-            self.recorder.record_api_call(
-                service=service, operation=op.snake, region=region,
-                latency=time.perf_counter() - start, attempt=0, cache_hit=True,
-                account=self.pool.account)
+            self._hit(read)
         return value
+
+    def _hit(self, read: Read) -> None:
+        self.recorder.record_api_call(
+            service=read.service, operation=read.op.snake, region=read.region,
+            latency=time.perf_counter() - read.start, attempt=0, cache_hit=True,
+            account=self.pool.account)
 
     def _fetch(self, key: str, kind: str | None, ttl: float | None, service: str, op: _Operation,
                region: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -259,16 +301,16 @@ class CallPath:
             client = self.pool.client(service, region)
             if "PaginationConfig" in params:  # the caller's MaxItems/PageSize: botocore's
                 pages = client.get_paginator(op.snake).paginate(**params)
-                return _merge_pages(pages, pages.result_keys, op.drop)
+                return merge_pages(pages, pages.result_keys, op.drop)
             response: dict[str, Any] = getattr(client, op.snake)(**params)
             if op.pagination is None or op.input_token & params.keys():
                 return response
-            token = _next_token(response, op)
+            token = next_token(response, op)
             if token is None:  # one page, the usual answer: no paginator was needed
                 return {k: v for k, v in response.items() if k not in op.drop}
             rest = client.get_paginator(op.snake).paginate(
                 **params, PaginationConfig={"StartingToken": token})
-            return _merge_pages(_chain(response, rest), rest.result_keys, op.drop)
+            return merge_pages(chain(response, rest), rest.result_keys, op.drop)
 
         try:
             return self.pool.renewing(attempt)
@@ -324,59 +366,3 @@ def main_list(result: Mapping[str, Any],
         return None, []
     raise UsageError(f"the response has several lists ({', '.join(lists)}); records() cannot "
                      "tell which one to return", suggestion="use call() and pick the key")
-
-
-def _names(value: str | list[str] | None) -> list[str]:
-    return [] if not value else [value] if isinstance(value, str) else list(value)
-
-
-def _next_token(page: Mapping[str, Any], op: _Operation) -> str | None:
-    """The paginator's starting token for the page after ``page``, or None when it is the
-    last one: botocore's own rule (``PageIterator._get_next_token``: ``more_results``
-    false, or every output token empty) and its own token encoding."""
-    if op.more_results is not None and not op.more_results.search(page):
-        return None
-    tokens = {name: expr.search(page) or None for name, expr in op.output_token}
-    if all(t is None for t in tokens.values()):
-        return None
-    from botocore.paginate import TokenEncoder
-
-    return str(TokenEncoder().encode(tokens))
-
-
-def _chain(first: dict[str, Any], rest: Any) -> Any:
-    yield first
-    yield from rest
-
-
-def _merge_pages(pages: Any, result_keys: list[Any], drop: frozenset[str]) -> dict[str, Any]:
-    """All pages in one response: result lists concatenated, pagination tokens (``drop``)
-    dropped, the last page's ResponseMetadata kept."""
-    merged: dict[str, Any] = {}
-    first = True
-    for page in pages:
-        if first:
-            first = False
-            merged = {k: v for k, v in page.items() if k not in drop}
-            continue
-        for expr in result_keys:
-            value = expr.search(page)
-            if value is None:
-                continue
-            have = expr.search(merged)
-            if isinstance(have, list) and isinstance(value, list):
-                have.extend(value)
-            elif isinstance(have, (int, float, str)) and type(have) is type(value):
-                total: Any = have  # int + int, float + float or str + str: same type
-                _set_path(merged, expr.expression, total + value)
-            else:
-                _set_path(merged, expr.expression, value)
-        if "ResponseMetadata" in page:
-            merged["ResponseMetadata"] = page["ResponseMetadata"]
-    return merged
-
-
-def _set_path(target: dict[str, Any], expression: str, value: Any) -> None:
-    from botocore.utils import set_value_from_jmespath
-
-    set_value_from_jmespath(target, expression, value)

@@ -1,9 +1,13 @@
 """Fan AWS reads out over operations × regions (× parameter sets) in parallel → one DataFrame.
 
-Every (operation, region, parameter set) triple is one ``pmap`` job calling
+Every (operation, region, parameter set) triple is one ``pmap`` job answering one
 ``calls.call`` and reading its main list as ``calls.records`` does; all of them are
 validated (service, operation, region, parameter names) before the first is sent, so a
 typo is one ``UsageError``, not a failed job per region after the others were called.
+The first half of each call (validation, the key, the cache lookup: ``CallPath.prepare``
+and ``look``) runs for all jobs in the caller's thread before the map; a job answers
+only its miss (``CallPath.answer``: single flight, request, store), so a warm fan-out's
+jobs send nothing and a cold one's do no lookups under 64 threads (``_FanoutCall``).
 Their records are stacked into one frame with a ``region`` column (an ``operation``
 column when a list of operations is given, and one column per varied parameter). Triples
 that failed are listed in ``frame.attrs["failed"]`` and logged, never dropped silently.
@@ -80,17 +84,42 @@ class _FanoutCall:
         self.calls = calls
         self.service = service
         self.jobs = dict(jobs)
+        self.looked: dict[str, tuple[Any, Any]] = {}  # label → (Read, CacheLookup)
+
+    def look_all(self) -> None:
+        """Validate, key and look up every job of the kit's own identity here, in one
+        thread, before the map; a job then only answers its miss (``CallPath.answer``:
+        the single flight, the request, the store). Done in each job, the keys and the
+        lookups (memory, then a SQLite read per miss under 64 threads) cost ~15 % of a
+        64-call fan-out's CPU at RTT 0 (1.33× the plain pool against 1.16×, paired).
+        Jobs in other accounts look in their own job: their key needs their identity."""
+        for label, (operation, region, given, account) in self.jobs.items():
+            if account is not None:
+                continue
+            params = {k: v for k, v in given.items() if k not in CALL_OPTIONS}
+            read = self.calls.prepare(self.service, operation, region, params,
+                                      ttl=given.get("ttl"), kind=given.get("kind"),
+                                      refresh=bool(given.get("refresh")))
+            sent = read.key is None or bool(given.get("refresh"))
+            self.looked[label] = (read, None if sent else self.calls.look(read))
 
     def __call__(self, label: str) -> list[dict[str, Any]]:
         from .assumed import account_calls
         from .calls import main_list
 
-        operation, region, given, account = self.jobs[label]
-        params = {k: v for k, v in given.items() if k not in CALL_OPTIONS}
-        options = {k: v for k, v in given.items() if k in CALL_OPTIONS}
-        calls = account_calls(self.calls, account)
-        region, op = calls.resolve(self.service, operation, region, params)
-        result = calls.call(self.service, op.snake, region, **options, **params)
+        looked = self.looked.get(label)
+        if looked is not None:
+            read, found = looked
+            op = read.op
+            result = found.value if found is not None and found.hit else \
+                self.calls.answer(read)
+        else:
+            operation, region, given, account = self.jobs[label]
+            params = {k: v for k, v in given.items() if k not in CALL_OPTIONS}
+            options = {k: v for k, v in given.items() if k in CALL_OPTIONS}
+            calls = account_calls(self.calls, account)
+            region, op = calls.resolve(self.service, operation, region, params)
+            result = calls.call(self.service, op.snake, region, **options, **params)
         key, items = main_list(result, op.pagination)
         if key is None:
             return [{k: v for k, v in result.items() if k != "ResponseMetadata"}]
@@ -269,8 +298,10 @@ def fanout(engine: Engine, calls: Any, service: str, operation: str | Sequence[s
     # accounts share the kit's connection pools (assumed.py signs per request), so the
     # endpoint of a job is (service, region) whichever account it runs in
     sized = in_flight(((service, j.region) for j in jobs.values()), calls.settings)
-    results = engine.pmap(_FanoutCall(calls, service, jobs), order, desc=desc or name,
-                          n_jobs=n_jobs, in_flight=sized, backend=backend)
+    job = _FanoutCall(calls, service, jobs)
+    job.look_all()
+    results = engine.pmap(job, order, desc=desc or name, n_jobs=n_jobs, in_flight=sized,
+                          backend=backend)
 
     varied = list(dict.fromkeys(k for s in sets for k in s)) if param_sets is not None else []
     rows: list[dict[str, Any]] = []
