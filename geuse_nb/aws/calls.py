@@ -68,7 +68,7 @@ class _Operation:
                  "output_token", "pagination", "read", "snake")
 
     def __init__(self, api: str, snake: str, members: frozenset[str],
-                 pagination: dict[str, Any] | None, service: str = "") -> None:
+                 pagination: dict[str, Any] | None, service: str) -> None:
         self.api = api
         self.snake = snake
         self.members = members
@@ -91,8 +91,8 @@ class _Operation:
 
 class Read(NamedTuple):
     """One call, validated and keyed (``CallPath.prepare``): ``key`` None for a write;
-    ``epoch`` the flight epoch before its lookup, ``start`` when it was prepared (0.0: a
-    refresh, sent without a lookup)."""
+    ``refresh``: sent without a lookup or a flight; ``epoch`` the flight epoch before its
+    lookup, ``start`` when it was prepared."""
 
     service: str
     op: _Operation
@@ -101,6 +101,7 @@ class Read(NamedTuple):
     key: str | None
     kind: str | None
     ttl: float | None
+    refresh: bool
     epoch: int
     start: float
 
@@ -224,8 +225,6 @@ class CallPath:
         """One AWS call: validated, cached for reads, paginated and merged, recorded."""
         read = self.prepare(service, operation, region, params, ttl=ttl, kind=kind,
                             refresh=refresh)
-        if read.key is None or refresh:  # a write, or a read that must be sent
-            return self.answer(read)
         found = self.look(read)
         return found.value if found.hit else self.answer(read)
 
@@ -236,19 +235,20 @@ class CallPath:
         ``call``, which a fan-out runs for all its jobs in one thread before the map."""
         region, op = self.resolve(service, operation, region, params)
         if not op.read:
-            return Read(service, op, region, params, None, None, ttl, 0, 0.0)
+            return Read(service, op, region, params, None, None, ttl, True, 0, 0.0)
         key = _keys.make_key(scope=self.pool.scope(), region=region, service=service,
                              operation=op.snake, params=params)
-        return Read(service, op, region, params, key, kind or op.kind, ttl,
-                    self.cache.flight.epoch, 0.0 if refresh else time.perf_counter())
+        return Read(service, op, region, params, key, kind or op.kind, ttl, refresh,
+                    self.cache.flight.epoch, time.perf_counter())
 
     def look(self, read: Read) -> CacheLookup:
-        """``read``'s cache lookup; a hit is recorded as one."""
-        found = self.cache.lookup(read.key, kind=read.kind) if read.key is not None else None
-        if found is not None and found.hit:
+        """``read``'s cache lookup (a miss for a write or a refresh); a hit is recorded."""
+        if read.key is None or read.refresh:
+            return _MISSED
+        found = self.cache.lookup(read.key, kind=read.kind)
+        if found.hit:
             self._hit(read)
-            return found
-        return _MISSED
+        return found
 
     def answer(self, read: Read) -> dict[str, Any]:
         """The second half of ``call``, after a miss (or for a write, or a refresh):
@@ -256,7 +256,7 @@ class CallPath:
         service, op, region, params, key, kind, ttl = read[:7]
         if key is None:
             return self._send(service, op, region, params)
-        if read.start == 0.0:  # refresh: no lookup, no flight
+        if read.refresh:  # no lookup, no flight
             return self._fetch(key, kind, ttl, service, op, region, params)
         value, shared = self.cache.single_flight(
             key, lambda: self._fetch(key, kind, ttl, service, op, region, params), kind=kind,

@@ -100,8 +100,7 @@ class _FanoutCall:
             read = self.calls.prepare(self.service, operation, region, params,
                                       ttl=given.get("ttl"), kind=given.get("kind"),
                                       refresh=bool(given.get("refresh")))
-            sent = read.key is None or bool(given.get("refresh"))
-            self.looked[label] = (read, None if sent else self.calls.look(read))
+            self.looked[label] = (read, self.calls.look(read))
 
     def __call__(self, label: str) -> list[dict[str, Any]]:
         from .assumed import account_calls
@@ -111,8 +110,7 @@ class _FanoutCall:
         if looked is not None:
             read, found = looked
             op = read.op
-            result = found.value if found is not None and found.hit else \
-                self.calls.answer(read)
+            result = found.value if found.hit else self.calls.answer(read)
         else:
             operation, region, given, account = self.jobs[label]
             params = {k: v for k, v in given.items() if k not in CALL_OPTIONS}
