@@ -7,6 +7,7 @@ travels into joblib and Dask workers, where the pool rebuilds its clients.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -51,9 +52,10 @@ class Backend:
             raise unknown_region(region, self.endpoints, by=f"the sandbox at {self.sandbox_url}",
                                  listed_at="kit.sandbox.regions") from None
 
-    @property
+    @functools.cached_property
     def identity(self) -> str:
-        """A label that scopes caches and pools: never derived from secrets."""
+        """A label that scopes caches and pools: never derived from secrets (built once: the
+        pool and the key of every call read it)."""
         if self.kind == "sandbox":
             return f"sandbox:{self.sandbox_url}:{self.profile or 'default'}"
         return f"aws:{self.profile or 'default'}"

@@ -236,8 +236,7 @@ class CallPath:
         region, op = self.resolve(service, operation, region, params)
         if not op.read:
             return Read(service, op, region, params, None, None, ttl, True, 0, 0.0)
-        key = _keys.make_key(scope=self.pool.scope(), region=region, service=service,
-                             operation=op.snake, params=params)
+        key = _keys.call_key(self.pool.scope(), region, service, op.snake, params)
         return Read(service, op, region, params, key, kind or op.kind, ttl, refresh,
                     self.cache.flight.epoch, time.perf_counter())
 

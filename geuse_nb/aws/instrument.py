@@ -5,7 +5,13 @@ Two hooks, both installed once when the pool makes a client:
 - urllib3: botocore's connection-pool classes are swapped for subclasses that count
   every TCP connect (reconnects included) and make each pool *blocking*, so
   ``pool_max_connections`` is a hard cap per endpoint and an extra thread waits for a
-  free connection instead of opening one that is then thrown away.
+  free connection instead of opening one that is then thrown away. Its ``PoolManager``
+  finds a request's pool key by the URL's origin (``scheme://host:port``, remembered)
+  instead of parsing the URL and building urllib3's 25-field pool key on every request:
+  that was ~50 µs of a ~1.1 ms call's CPU at RTT 0 (4.5 %, 3,000 calls alternated with a
+  client without it). The pool itself still comes from urllib3's LRU of pools, so
+  evictions and ``clear()`` behave as before. botocore's proxy choice and request
+  target, pure functions of the URL, are remembered per URL too.
 - botocore events: ``before-send`` stamps the attempt's start, ``response-received``
   counts the request and records one ``api_calls`` row (retries and connection errors
   included) in the metrics recorder. Recording costs about a microsecond per attempt
@@ -14,8 +20,10 @@ Two hooks, both installed once when the pool makes a client:
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -78,7 +86,8 @@ class _WaitingPool:
 
 
 def instrument_http(client: Any, stat: ClientStat, wait: float) -> None:
-    """Make the client's urllib3 pools blocking and count their connections.
+    """Make the client's urllib3 pools blocking and count their connections; its pool
+    manager finds a request's pool by the URL's origin (``_PoolByOrigin``).
 
     Reaches into botocore's ``URLLib3Session`` (``_endpoint.http_session._manager``):
     that is where botocore keeps the urllib3 ``PoolManager`` and its pool classes.
@@ -95,6 +104,81 @@ def instrument_http(client: Any, stat: ClientStat, wait: float) -> None:
     for manager in managers:
         manager.pool_classes_by_scheme = classes
         manager.connection_pool_kw["block"] = True
+        if not isinstance(manager, _PoolByOrigin):
+            manager._geuse_keys = {}
+            manager._geuse_asking = threading.local()
+            manager_cls: type = type(manager)
+            manager.__class__ = _keyed(manager_cls)
+    # both depend on the URL alone (the proxies are fixed when botocore builds the session)
+    http._path_url = _remembered(http._path_url)
+    http._proxy_config.proxy_url_for = _remembered(http._proxy_config.proxy_url_for)
+
+
+ORIGINS_KEPT = 64  # origins remembered per manager (S3's virtual hosts: one per bucket)
+
+
+class _PoolByOrigin:
+    """Mixed into botocore's urllib3 ``PoolManager``: a URL's pool key found by its origin.
+
+    urllib3 answers ``connection_from_url`` by parsing the URL, merging the pool keywords
+    and building a pool key, the same work for every request to one endpoint. The key
+    (and the context a new pool is built from) is remembered by the URL's text up to its
+    path, the first time urllib3 computes it; later requests go straight to urllib3's
+    ``connection_from_pool_key``, so its LRU of pools, evictions and ``clear()`` behave
+    as before (an evicted endpoint gets a new pool, as it would have).
+    """
+
+    _geuse_keys: dict[str, tuple[Any, dict[str, Any]]]
+    _geuse_asking: threading.local
+
+    def connection_from_url(self, url: str, pool_kwargs: dict[str, Any] | None = None) -> Any:
+        if pool_kwargs is None:  # pools built with other keywords: urllib3's own path
+            end = url.find("/", url.find("//") + 2)
+            origin = url if end < 0 else url[:end]
+            known = self._geuse_keys.get(origin)
+            if known is not None:
+                return self.connection_from_pool_key(known[0], request_context=dict(known[1]))
+            self._geuse_asking.origin = origin  # remembered by connection_from_pool_key
+        try:
+            return super().connection_from_url(url, pool_kwargs)  # type: ignore[misc]
+        finally:
+            self._geuse_asking.origin = None
+
+    def connection_from_pool_key(self, pool_key: Any, request_context: dict[str, Any]) -> Any:
+        asking = self._geuse_asking
+        origin = getattr(asking, "origin", None)
+        if origin is not None:
+            asking.origin = None
+            if len(self._geuse_keys) >= ORIGINS_KEPT:
+                self._geuse_keys.clear()
+            self._geuse_keys[origin] = (pool_key, dict(request_context))  # urllib3 pops it
+        return super().connection_from_pool_key(  # type: ignore[misc]  # a mixin
+            pool_key, request_context=request_context)
+
+
+@functools.cache
+def _keyed(manager_cls: type) -> type:
+    return type(f"Keyed{manager_cls.__name__}", (_PoolByOrigin, manager_cls), {})
+
+
+def _remembered(of_url: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``of_url`` (a pure function of a URL string) with its last ``ORIGINS_KEPT`` answers
+    kept: botocore parses every request's URL twice (``urlparse``) for its proxy and its
+    request target, ~6 µs each at RTT 0, for an endpoint's same few URLs."""
+    answers: dict[str, Any] = {}
+
+    def remembered(url: str) -> Any:
+        try:
+            return answers[url]
+        except KeyError:
+            pass
+        answer = of_url(url)
+        if len(answers) >= ORIGINS_KEPT:
+            answers.clear()
+        answers[url] = answer
+        return answer
+
+    return remembered
 
 
 # ---------------------------------------------------------------- botocore events

@@ -111,10 +111,16 @@ def make_key(*, scope: str, region: str | None, service: str, operation: str,
     dates as ISO, sets sorted, tuples as lists) so the key is stable across processes
     and Python runs. The operation may be given in snake, CLI or API form.
     """
-    service = str(service).strip().lower()
-    operation = snake_name(str(operation))
+    return call_key(str(scope), region, str(service).strip().lower(),
+                    snake_name(str(operation)), params)
+
+
+def call_key(scope: str, region: str | None, service: str, operation: str,
+             params: Mapping[str, Any]) -> str:
+    """``make_key`` of names already in their one form (a validated call: boto3's service
+    name, the snake operation), without normalising them again: the call path's way."""
     try:
-        return build_key(str(scope), region, service, operation, params)
+        return build_key(scope, region, service, operation, params)
     except (TypeError, ValueError) as exc:
         raise UsageError(
             f"cannot build a cache key for {service}.{operation} from params {params!r}: {exc}",
