@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pickle
+import queue
 import signal
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import joblib
 import pytest
@@ -15,6 +16,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from geuse_nb.aws.errors import is_retryable, suggestion_for
 from geuse_nb.config import resolve_settings
+from geuse_nb.engine import _run
 from geuse_nb.engine._runner import JobRunner
 from geuse_nb.engine.parallel import Backoff, Engine, auto_workers, resolve_workers
 from geuse_nb.engine.results import JobResults
@@ -199,6 +201,7 @@ def test_retrying_count_reaches_the_status_line(settings: Any) -> None:
         if len(calls) == 1:
             threading.Timer(0.2, release.set).start()
             raise client_error("RequestLimitExceeded")
+        threading.Event().wait(0.6)  # the retry runs a while: long enough to be seen running
         return x
 
     try:
@@ -210,7 +213,62 @@ def test_retrying_count_reaches_the_status_line(settings: Any) -> None:
     assert any(h.get("running") == 1 for h in history)
 
 
+class CountingQueue(queue.SimpleQueue):  # type: ignore[type-arg]
+    """The run's event queue, counting what wakes the calling thread."""
+
+    puts: ClassVar[list[str]] = []
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        CountingQueue.puts.append(type(item).__name__)
+        super().put(item, block, timeout)
+
+
+@pytest.mark.parametrize("timeout", [None, 30.0, 1.0])
+def test_starts_wake_the_loop_only_when_a_short_timeout_waits_on_them(
+        settings: Any, monkeypatch: pytest.MonkeyPatch, timeout: float | None) -> None:
+    monkeypatch.setattr(_run.queue, "SimpleQueue", CountingQueue)
+    CountingQueue.puts = []
+    progress = LoggingProgress(settings)
+    eng = Engine(settings, progress=progress, recorder=Recorder(settings),
+                 retry_if=is_retryable, suggest=suggestion_for)
+    slow = threading.Event()
+
+    def job(x: int) -> int:
+        if x == 0:
+            slow.wait(0.5)  # still running when the others end
+        return x
+
+    try:
+        results = eng.pmap(job, range(20), n_jobs=4, timeout=timeout)
+    finally:
+        slow.set()
+        eng.close()
+    assert results.ok and list(results) == list(range(20))
+    woken = CountingQueue.puts
+    assert woken.count("Ended") == 20
+    assert woken.count("Started") == (20 if timeout == 1.0 else 0)
+    frame = results.frame()
+    assert (frame["attempts"] == 1).all() and frame["started"].notna().all()
+    # the status line still sees the slow job running once the others have ended
+    assert any(h.get("running", 0) >= 1 and h.get("done", 0) >= 1
+               for h in progress.lines[-1].history)
+
+
 # ---------------------------------------------------------------- timeouts
+def test_a_noted_start_still_times_out(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_run, "NOTED_STARTS_FROM", 0.1)  # 0.4 s counts as long here
+    stuck = threading.Event()
+    started = time.monotonic()
+    try:
+        results = engine.pmap(lambda x: stuck.wait(10) if x == 1 else x, range(4), n_jobs=2,
+                              timeout=0.4)
+    finally:
+        stuck.set()
+    assert results.statuses[1] == "timed_out"
+    assert [results[k] for k in (0, 2, 3)] == [0, 2, 3]
+    assert time.monotonic() - started < 5  # enforced by the loop, not the 10 s wait
+
+
 def test_timed_out_job_is_marked_and_the_map_goes_on(engine: Engine) -> None:
     stuck = threading.Event()
 
