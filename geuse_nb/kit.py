@@ -8,7 +8,6 @@ module-level ``init()``/``get_kit()`` keep one default Kit, which the
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -166,13 +165,13 @@ class Kit:
         report counts it as "expected not found", not as an error."""
         self._check_open()
         calls = self._in(account, role_name, external_id)
-        codes = _expected_codes(expect) if expect != () else frozenset()  # () the default
-        with expecting(codes) if codes else contextlib.nullcontext():
-            if frame:
-                return calls.records(service, operation, region, ttl=ttl, refresh=refresh,
-                                     kind=kind, **params)
-            return calls.call(service, operation, region, ttl=ttl, refresh=refresh,
-                              kind=kind, **params)
+        answer = calls.records if frame else calls.call
+        if expect == ():  # the default: no context to enter on every call
+            return answer(service, operation, region, ttl=ttl, refresh=refresh, kind=kind,
+                          **params)
+        with expecting(_expected_codes(expect)):
+            return answer(service, operation, region, ttl=ttl, refresh=refresh, kind=kind,
+                          **params)
 
     def records(self, service: str, operation: str, region: str | None = None, *,
                 account: str | None = None, role_name: str | None = None,

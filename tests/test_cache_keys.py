@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -86,6 +87,32 @@ def test_key_ignores_param_order(params: dict[str, Any], rnd: Any) -> None:
     items = list(params.items())
     rnd.shuffle(items)
     assert key(**{"p": params}) == key(**{"p": dict(items)})
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6)
+    | st.datetimes(timezones=st.none() | st.timezones()) | st.binary(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                max_size=3),
+    max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_JSON)
+def test_the_reused_c_encoder_writes_what_json_dumps_writes(value: Any) -> None:
+    from geuse_nb.cache import keys
+
+    assert keys._dumps(value) == json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        default=keys._json_default)
+
+
+def test_a_cycle_in_params_is_a_usage_error() -> None:
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    with pytest.raises(UsageError, match="Circular reference"):
+        make_key(scope=SCOPE, region="r", service="ec2", operation="describe_x",
+                 params={"Filters": [loop]})
 
 
 def test_key_refuses_unkeyable_params() -> None:

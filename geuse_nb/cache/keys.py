@@ -70,9 +70,21 @@ def _canonical(obj: Any) -> Any:
 # encodes the same (it keeps no state between calls) and takes that work off each key
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                             default=_json_default)
+# …and its ``encode`` builds json's C encoder on every call: the C encoder built once with
+# the same arguments (as ``JSONEncoder.iterencode`` does, without the cycle check) takes
+# ~5 µs off a key at RTT 0 (of ~20, cold caches). A cycle overflows the recursion limit
+# there; the full encoder then names it (``ValueError``).
+_make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE = None if _make_c_encoder is None else _make_c_encoder(
+    None, _json_default, json.encoder.encode_basestring, None, ":", ",", True, False, True)
 
 
 def _dumps(obj: Any) -> str:
+    if _C_ENCODE is not None:
+        try:
+            return "".join(_C_ENCODE(obj, 0))
+        except RecursionError:
+            pass
     return _ENCODER.encode(obj)
 
 
