@@ -224,7 +224,7 @@ class CountingQueue(queue.SimpleQueue):  # type: ignore[type-arg]
 
 
 @pytest.mark.parametrize("timeout", [None, 30.0, 1.0])
-def test_starts_wake_the_loop_only_when_a_short_timeout_waits_on_them(
+def test_a_maps_jobs_wake_its_loop_only_when_a_short_timeout_waits_on_them(
         settings: Any, monkeypatch: pytest.MonkeyPatch, timeout: float | None) -> None:
     monkeypatch.setattr(_run.queue, "SimpleQueue", CountingQueue)
     CountingQueue.puts = []
@@ -245,13 +245,29 @@ def test_starts_wake_the_loop_only_when_a_short_timeout_waits_on_them(
         eng.close()
     assert results.ok and list(results) == list(range(20))
     woken = CountingQueue.puts
-    assert woken.count("Ended") == 20
-    assert woken.count("Started") == (20 if timeout == 1.0 else 0)
+    assert woken.count("Ended") == woken.count("Started") == (20 if timeout == 1.0 else 0)
+    assert woken.count("DriverDone") == 1  # after the last end: what ends the wait
     frame = results.frame()
     assert (frame["attempts"] == 1).all() and frame["started"].notna().all()
     # the status line still sees the slow job running once the others have ended
     assert any(h.get("running", 0) >= 1 and h.get("done", 0) >= 1
                for h in progress.lines[-1].history)
+
+
+def test_a_dags_ends_still_wake_its_loop(settings: Any,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_run.queue, "SimpleQueue", CountingQueue)
+    CountingQueue.puts = []
+    eng = Engine(settings, progress=LoggingProgress(settings), recorder=Recorder(settings),
+                 retry_if=is_retryable, suggest=suggestion_for)
+    try:  # each end starts what depends on it: the loop must see it at once
+        results = eng.jobs({"a": lambda: 1, "b": (lambda a: a + 1, ["a"]),
+                            "c": (lambda b: b + 1, ["b"])})
+    finally:
+        eng.close()
+    assert results.values["c"] == 3
+    assert CountingQueue.puts.count("Ended") == 3
+    assert CountingQueue.puts.count("Started") == 0
 
 
 # ---------------------------------------------------------------- timeouts

@@ -56,6 +56,7 @@ class ThreadsBackend(EngineBackend):
             return job
 
         pool = keeper.checkout(run, size)
+        run.note_ends()  # the task that ends the last job calls run.done()
         try:
             run.keeps_threads = pool.kept
             run.on_finish(lambda: keeper.finishing(pool, run))
