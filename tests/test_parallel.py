@@ -201,7 +201,7 @@ def test_retrying_count_reaches_the_status_line(settings: Any) -> None:
         if len(calls) == 1:
             threading.Timer(0.2, release.set).start()
             raise client_error("RequestLimitExceeded")
-        threading.Event().wait(0.6)  # the retry runs a while: long enough to be seen running
+        threading.Event().wait(0.5)  # the retry runs a while: long enough to be seen running
         return x
 
     try:
@@ -235,7 +235,7 @@ def test_a_maps_jobs_wake_its_loop_only_when_a_short_timeout_waits_on_them(
 
     def job(x: int) -> int:
         if x == 0:
-            slow.wait(0.5)  # still running when the others end
+            slow.wait(0.5)  # still running when the others end (the loop reads every 0.1 s)
         return x
 
     try:
