@@ -62,7 +62,7 @@ def test_dask_fanout_over_accounts_equals_threads(box: Any) -> None:
     before = _assumed_here()  # other tests' kits in this process may have assumed roles
     with gn.Kit("on-dask", backend="sandbox", sandbox=box) as kit:
         with LocalCluster(n_workers=WORKERS, threads_per_worker=2, processes=True,
-                          host="127.0.0.1", dashboard_address=None,
+                          host="127.0.0.1", dashboard_address="127.0.0.1:0",
                           worker_dashboard_address=None) as cluster, Client(cluster) as client:
             on_dask = kit.fanout("ec2", ops, REGIONS, accounts=ids, backend="dask")
             per_worker = client.run(_assumed_here)

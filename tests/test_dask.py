@@ -52,7 +52,7 @@ def test_dask_pmap_equals_threads_and_builds_one_pool_per_worker(kit: Any) -> No
     expected = kit.pmap(task, regions, n_jobs=4)
     assert expected.ok, expected.errors
     with LocalCluster(n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1",
-                      dashboard_address=None, worker_dashboard_address=None) as cluster, \
+                      dashboard_address="127.0.0.1:0", worker_dashboard_address=None) as cluster, \
             Client(cluster) as client:
         first = kit.pmap(task, regions * 4, backend="dask", desc="on dask")
         built = client.run(_kits_built)

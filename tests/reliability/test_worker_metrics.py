@@ -88,7 +88,7 @@ def dask_client() -> Iterator[Any]:
 
     asyncio.run(start_offload_thread())
     with LocalCluster(n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1",
-                      dashboard_address=None, worker_dashboard_address=None) as cluster, \
+                      dashboard_address="127.0.0.1:0", worker_dashboard_address=None) as cluster, \
             Client(cluster) as client:
         yield client
 

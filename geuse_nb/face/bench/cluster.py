@@ -44,7 +44,7 @@ class Dask(Scenario):
         workers = 2
         start = time.perf_counter()
         with LocalCluster(n_workers=workers, threads_per_worker=ctx.workers // workers,
-                          processes=True, host="127.0.0.1", dashboard_address=None,
+                          processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
                           worker_dashboard_address=None) as cluster, Client(cluster):
             started = time.perf_counter() - start
 
