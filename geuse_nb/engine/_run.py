@@ -85,7 +85,7 @@ class Run:
         event goes to the queue. The run loop wakes for each event it reads, ~20 µs of
         the calling thread's CPU each (a futex wake, the GIL back); with two events a
         job, that was two thirds of its loop's CPU in a 64-call fan-out at RTT 0 (3.3 of
-        its 8 ms on the calling thread; 1.2 ms with both noted). A worker notes in the
+        its 8 ms on the calling thread; 0.5 of 4.3 ms with both noted). A worker notes in the
         order things happen, so the loop, which reads the notes before each event it
         wakes for, never sees a job end before it started, nor the driver done before
         the last end. The loop learns of a note at its next turn (``_NOTES_EVERY``,

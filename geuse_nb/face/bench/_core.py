@@ -183,14 +183,6 @@ def interleaved_calls(own: Callable[[], Any], bare: Callable[[], Any], n: int, r
     return out
 
 
-def batched(fn: Callable[[], Any], n: int) -> Callable[[], None]:
-    """``fn`` run ``n`` times: one timed sample of a batch (per-call = sample / n)."""
-    def run() -> None:
-        for _ in range(n):
-            fn()
-    return run
-
-
 class Context:
     """What every scenario shares: the sandbox, the suite's parameters, a temporary cache
     folder, and the kits it built (closed by ``close``)."""
