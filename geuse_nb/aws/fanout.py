@@ -96,10 +96,8 @@ class _FanoutCall:
         for label, (operation, region, given, account) in self.jobs.items():
             if account is not None:
                 continue
-            params = {k: v for k, v in given.items() if k not in CALL_OPTIONS}
-            read = self.calls.prepare(self.service, operation, region, params,
-                                      ttl=given.get("ttl"), kind=given.get("kind"),
-                                      refresh=bool(given.get("refresh")))
+            params, options = _split(given)
+            read = self.calls.prepare(self.service, operation, region, params, **options)
             self.looked[label] = (read, self.calls.look(read))
 
     def __call__(self, label: str) -> list[dict[str, Any]]:
@@ -113,8 +111,7 @@ class _FanoutCall:
             result = found.value if found.hit else self.calls.answer(read)
         else:
             operation, region, given, account = self.jobs[label]
-            params = {k: v for k, v in given.items() if k not in CALL_OPTIONS}
-            options = {k: v for k, v in given.items() if k in CALL_OPTIONS}
+            params, options = _split(given)
             calls = account_calls(self.calls, account)
             region, op = calls.resolve(self.service, operation, region, params)
             result = calls.call(self.service, op.snake, region, **options, **params)
@@ -124,6 +121,12 @@ class _FanoutCall:
         if items and not all(isinstance(i, Mapping) for i in items):
             return [{key: i} for i in items]
         return [dict(i) for i in items]
+
+
+def _split(given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A job's keywords → (AWS parameters, ``calls.call`` options: ``CALL_OPTIONS``)."""
+    params = {k: v for k, v in given.items() if k not in CALL_OPTIONS}
+    return params, {k: v for k, v in given.items() if k in CALL_OPTIONS}
 
 
 def expected_latencies(rows: Sequence[Mapping[str, Any]], service: str,
