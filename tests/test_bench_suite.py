@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import subprocess
 import sys
 import time
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from geuse_nb.errors import UsageError
 from geuse_nb.face import bench
@@ -24,6 +27,7 @@ from geuse_nb.face.bench._core import (
     alternate,
     check_names,
     interleaved_calls,
+    median_interval,
     paired,
 )
 from geuse_nb.face.bench._suite import SuiteResult, machine
@@ -67,6 +71,13 @@ def test_contenders_alternate_and_slow_ones_are_capped() -> None:
     assert all(len(m.cpu) == len(m.seconds) for m in measures)
 
 
+def test_mirrored_rounds_reverse_every_other_order() -> None:
+    calls: list[str] = []
+    alternate({"a": lambda: calls.append("a"), "b": lambda: calls.append("b"),
+               "c": lambda: calls.append("c")}, 3, rounds_of={"c": 2}, mirrored=True)
+    assert calls == ["a", "b", "c", "c", "b", "a", "a", "b"]
+
+
 def test_paired_ratios_follow_each_round_not_the_drift() -> None:
     """Rounds that drift (the machine twice as slow in one): each round's own ratio is
     0.5; the ratio of the two medians would read 1.11."""
@@ -74,6 +85,27 @@ def test_paired_ratios_follow_each_round_not_the_drift() -> None:
         "bare", [2.0, 20.0, 9.0], [2.0, 20.0, 9.0])
     assert paired(kit, bare) == 0.5 and paired(kit, bare, cpu=True) == 0.5
     assert kit.median / bare.median > 1.1
+
+
+def test_median_interval_is_the_binomial_order_statistics() -> None:
+    """Coverage 1 - 2·P(Binomial(n, ½) ≤ k-1) ≥ 90 %: for 30 rounds the 11th to the 20th
+    (0.901), for 15 the 4th to the 12th (the 5th would give 0.88), min-max for 5; the
+    order of the rounds does not matter."""
+    rounds = [float(i) for i in range(1, 31)]
+    assert median_interval(rounds[::-1]) == (11.0, 20.0)
+    assert median_interval(rounds[:15]) == (4.0, 12.0)
+    assert median_interval(rounds[:5]) == (1.0, 5.0)
+    assert median_interval(rounds, 0.5) == (13.0, 18.0)
+    assert all(math.isnan(x) for x in median_interval([]))
+    with pytest.raises(UsageError, match=r"confidence=1\.5"):
+        median_interval(rounds, 1.5)
+
+
+@given(st.lists(st.floats(0.5, 2.0), min_size=1, max_size=60),
+       st.floats(0.05, 0.99))
+def test_median_interval_holds_the_median(values: list[float], confidence: float) -> None:
+    low, high = median_interval(values, confidence)
+    assert min(values) <= low <= statistics.median(values) <= high <= max(values)
 
 
 def _burn(seconds: float) -> None:

@@ -119,16 +119,20 @@ class ScenarioResult:
 def alternate(contenders: Mapping[str, Callable[[], Any]], rounds: int, *,
               before: Mapping[str, Callable[[], Any]] | None = None,
               rounds_of: Mapping[str, int] | None = None,
-              notes: Mapping[str, str] | None = None) -> list[Measure]:
+              notes: Mapping[str, str] | None = None,
+              mirrored: bool = False) -> list[Measure]:
     """Time each contender once per round, in turn (A B A B …): wall (``perf_counter``) and
     this process's CPU (``process_time``). ``before[name]`` runs untimed ahead of each of
-    its runs; ``rounds_of[name]`` caps a slow contender's rounds (it runs in the first ones)."""
+    its runs; ``rounds_of[name]`` caps a slow contender's rounds (it runs in the first ones).
+    ``mirrored`` runs odd rounds in reverse order (A B, B A, …), so that no contender always
+    runs second, on connections and caches its rival has just warmed."""
     before = before or {}
     rounds_of = rounds_of or {}
     out = {name: Measure(name, [], [], (notes or {}).get(name, "")) for name in contenders}
     perf, cpu = time.perf_counter, time.process_time
+    order = list(contenders.items())
     for i in range(rounds):
-        for name, fn in contenders.items():
+        for name, fn in (order[::-1] if mirrored and i % 2 else order):
             if i >= rounds_of.get(name, rounds):
                 continue
             if name in before:
@@ -144,9 +148,37 @@ def paired(num: Measure, den: Measure, *, cpu: bool = False) -> float:
     """The median over rounds of ``num``'s sample ÷ ``den``'s sample of the same round:
     contenders timed side by side in one round meet the same machine, so this ratio
     does not carry the drift between rounds that a ratio of two medians does."""
-    a, b = (num.cpu, den.cpu) if cpu else (num.seconds, den.seconds)
-    ratios = [x / y for x, y in zip(a, b, strict=False) if y > 0]
+    ratios = round_ratios(num, den, cpu=cpu)
     return statistics.median(ratios) if ratios else math.nan
+
+
+def round_ratios(num: Measure, den: Measure, *, cpu: bool = False) -> list[float]:
+    """Each round's ``num`` sample ÷ ``den`` sample (rounds where ``den`` is 0 left out)."""
+    a, b = (num.cpu, den.cpu) if cpu else (num.seconds, den.seconds)
+    return [x / y for x, y in zip(a, b, strict=False) if y > 0]
+
+
+def median_interval(values: Sequence[float], confidence: float = 0.90
+                    ) -> tuple[float, float]:
+    """A distribution-free confidence interval for the median of ``values``: the order
+    statistics ``x(k) … x(n+1-k)`` with the largest ``k`` whose coverage, ``1 - 2·P(B ≤
+    k-1)`` for ``B ~ Binomial(n, ½)``, is at least ``confidence`` (min … max when ``n`` is
+    too small for it). It needs no assumption about the rounds' spread, which here is
+    skewed (a slow second lengthens a round, nothing shortens one)."""
+    if not 0.0 < confidence < 1.0:
+        raise UsageError(f"confidence={confidence!r} is not a probability",
+                         suggestion="give a number between 0 and 1, e.g. 0.90")
+    xs = sorted(values)
+    n = len(xs)
+    if n == 0:
+        return math.nan, math.nan
+    k, tail = 1, 1 / 2 ** n  # tail = P(B ≤ k-1)
+    while k + 1 <= (n + 1) // 2:
+        wider = tail + math.comb(n, k) / 2 ** n
+        if 1.0 - 2.0 * wider < confidence:
+            break
+        k, tail = k + 1, wider
+    return xs[k - 1], xs[n - k]
 
 
 def interleaved_calls(own: Callable[[], Any], bare: Callable[[], Any], n: int, rounds: int,
