@@ -19,12 +19,25 @@ the sandbox runs in a child process and does not count).
 - *inside a fan-out*: ``kit.fanout`` of 4 operations × 16 regions at 16 and at 64
   workers, cache emptied before each (untimed) and flushed inside the timed run, against
   a plain ``ThreadPoolExecutor`` of 16 and of 64 over shared clients (target ≤ 1.15× at
-  64, and the kit's wall at 64 no higher than at 16);
+  64), and the kit's wall at 64 workers over its wall at 16 ("does not grow", judged as
+  below);
 - *a timestamp-heavy page*: one 860-row DescribeSpotPriceHistory page (7 days of
   m5.large in us-east-1) through ``kit.call`` against a bare boto3 client, whose botocore
   parses each timestamp with dateutil (target ≤ 0.50×; the rows are checked equal).
 
 Every ratio is the median of the rounds' own ratios (``_core.paired``).
+
+*Does not grow*, judged. At RTT 0 a fan-out's wall is the sandbox's CPU (one process,
+~1.7 ms of moto a request, serialised by its GIL) plus the kit's serial start and end,
+and neither depends on the worker count: measured on this VM, the kit's 64 / 16 read
+0.94-1.08 over 15 runs of 15 rounds (mean ~0.99), and a plain pool's own 64 / 16
+read 0.97-1.06 over the same runs. A median against ``≤ 1`` is a coin flip between
+equal walls, for the kit and for a hand-written pool alike. So the fan-outs run
+``FANOUT_ROUNDS_FACTOR`` × the rounds (120 by default), and the kit's 64 / 16 is judged
+on the upper end of the median's distribution-free 90 % interval
+(``_core.median_interval``): ≤ 1.05, the issue's own tolerance for "equal" (its
+``n_jobs=16`` target). The kit of the issue, 178 → 196 ms (1.10), fails it; a wall equal
+at 16 and 64 meets it. The median and the plain pool's own 64 / 16 are printed beside it.
 """
 
 from __future__ import annotations
@@ -40,8 +53,10 @@ from ._core import (
     ScenarioResult,
     alternate,
     interleaved_calls,
+    median_interval,
     paired,
     register,
+    round_ratios,
 )
 from .fanout import Hand, jobs_of, shape
 
@@ -50,6 +65,14 @@ SPOT_TYPE, SPOT_REGION, SPOT_DAYS = "m5.large", "us-east-1", 7
 # interquartile 0.81-1.21 of their median), so ratios judged at 10-15 % need more rounds
 # than the suite's default: 3 × --rounds (15 by default), medians as everywhere.
 ROUNDS_FACTOR = 3
+# The four fan-outs (~0.15 s each) run 8 × as many rounds again, 120 by default: one
+# fan-out's wall spreads ±20 % here and a round's 64 / 16 from 0.74 to 1.54. The 90 %
+# interval of the median was 0.944-1.049 over 30 rounds and 0.967-1.046 over 60 (medians
+# 0.99 and 1.02): too close to the limit for a verdict that holds from run to run.
+# The fan-out CPU / pool(64) ratio, paired over 15 rounds, read 1.07-1.16 by run (a
+# target of 1.15); over 120 rounds it read 1.10 and 1.10.
+FANOUT_ROUNDS_FACTOR = 24
+GROWTH_CONFIDENCE, GROWTH_LIMIT = 0.90, 1.05
 
 
 @register
@@ -101,6 +124,7 @@ class ClientCpu(Scenario):
             kit_call()  # the clients, their connections
             bare_call()
             rounds = ctx.rounds * (1 if ctx.quick else ROUNDS_FACTOR)
+            fanout_rounds = ctx.rounds * (1 if ctx.quick else FANOUT_ROUNDS_FACTOR)
             per_call = interleaved_calls(
                 kit_call, bare_call, n, rounds, idle=idle,
                 names=("kit.call uncached ×n + idle", "bare call ×n + idle"),
@@ -118,10 +142,12 @@ class ClientCpu(Scenario):
             for fn in contenders.values():
                 fn()  # clients, connections, pools, the sandbox's markets
             measures = per_call[::-1] + alternate(
-                contenders, rounds,
+                contenders, fanout_rounds,
                 before={"kit fan-out, 16 workers": kit.cache.clear,
                         "kit fan-out, 64 workers": kit.cache.clear},
-                notes={"kit spot page": f"{SPOT_DAYS} days of {SPOT_TYPE}, {SPOT_REGION}"})
+                rounds_of={"bare spot page": rounds, "kit spot page": rounds},
+                notes={"kit spot page": f"{SPOT_DAYS} days of {SPOT_TYPE}, {SPOT_REGION}"},
+                mirrored=True)
             bare.close()
             spot_bare.close()
         finally:
@@ -131,6 +157,8 @@ class ClientCpu(Scenario):
         m = {x.contender: x for x in measures}
         cpu = {k: v.cpu_median for k, v in m.items()}
         calls = len(jobs)
+        growth = round_ratios(m["kit fan-out, 64 workers"], m["kit fan-out, 16 workers"])
+        low, high = median_interval(growth, GROWTH_CONFIDENCE)
         return self.result(
             params={"rtt_s": 0.0, "calls_per_round": n, "idle_s": idle,
                     "fanout_calls": calls, "spot_rows": rows_equal},
@@ -148,7 +176,14 @@ class ClientCpu(Scenario):
                       paired(m["kit fan-out, 16 workers"], m["pool(16) fan-out"], cpu=True)),
                 Ratio("kit fan-out wall, 64 / 16 workers",
                       paired(m["kit fan-out, 64 workers"], m["kit fan-out, 16 workers"]),
-                      "<=", 1.0, "does not grow with workers"),
+                      note=f"median of {len(growth)} rounds; 90 % interval "
+                      f"{low:.3f}-{high:.3f}"),
+                Ratio("kit fan-out wall, 64 / 16, upper 90 % bound", high, "<=",
+                      GROWTH_LIMIT, "does not grow with workers: the median's 90 % "
+                      "interval ends at most 5 % above equal"),
+                Ratio("pool fan-out wall, 64 / 16 workers",
+                      paired(m["pool(64) fan-out"], m["pool(16) fan-out"]),
+                      note="a hand-written pool's own, for comparison"),
                 Ratio("kit spot page / bare, CPU",
                       paired(m["kit spot page"], m["bare spot page"], cpu=True),
                       "<=", 0.50, f"{rows_equal} rows, equal to boto3's")],
