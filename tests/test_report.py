@@ -302,7 +302,8 @@ def test_report_renders_offline_in_chromium(filled: Report, tmp_path: Path,
     assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
     flat = pixels[..., :3].reshape(-1, 3)
     assert flat.std() > 0.05, "screenshot is blank"
-    colours = np.unique((flat * 255).astype(np.uint8), axis=0)
+    rgb = (flat * 255).astype(np.int32)
+    colours = np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2])  # 0xRRGGBB
     assert len(colours) > 50, "screenshot has too few colours to hold text and charts"
     blue = (flat[:, 2] > 0.6) & (flat[:, 0] < 0.3)  # the region bars (#1f77b4)
     assert blue.sum() > 1000, "the per-region chart did not render"
