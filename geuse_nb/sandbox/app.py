@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import GeuseError
+from ._moto_patches import memoised_dispatcher, without_ecs_images
 from ._replay import ReplayMarket
 from ._roles import RoleGate
 from ._wsgi import internal_environ
@@ -110,7 +111,8 @@ class SandboxApp:
         from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        self._moto = _memoised_dispatcher(DomainDispatcherApplication)(create_backend_app)
+        without_ecs_images()
+        self._moto = memoised_dispatcher(DomainDispatcherApplication)(create_backend_app)
         # {AZ name: AZ id} as moto's DescribeAvailabilityZones reports them: the one table
         # that maps the price table's AZ ids (use1-az2) to the names served (us-east-1c).
         zones = {r: {z.name: z.zone_id for z in RegionsAndZonesBackend.zones.get(r, [])}
@@ -367,37 +369,3 @@ class SandboxApp:
             self.on_shutdown()
             return {"stopping": True}
         raise LookupError(path)
-
-
-
-def _memoised_dispatcher(base: type) -> type:
-    """moto's dispatcher with its per-request work memoised (about half of moto's time on a
-    small call): the host → service inference walks every backend's URL patterns under a
-    global lock, and every response re-lists the handler's methods with inspect."""
-    import functools
-
-    import moto.core.responses as moto_responses
-
-    listed = moto_responses.method_names_from_class
-    if not hasattr(listed, "cache_info"):  # called with a class: safe to memoise
-        moto_responses.method_names_from_class = functools.cache(listed)
-
-    class MemoisedDispatcher(base):  # base is moto's class, typed Any (no stubs)
-        _apps: dict[tuple[str, ...], Any]
-
-        def get_application(self, environ: dict[str, Any]) -> Any:
-            auth = environ.get("HTTP_AUTHORIZATION", "")
-            scope = auth.partition("Credential=")[2].split("/", 4)[2:4]
-            path = environ.get("PATH_INFO", "")
-            key = (environ.get("HTTP_HOST", ""), "/".join(scope),
-                   environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0],
-                   path.split("/", 2)[1] if path.count("/") > 1 else path)
-            apps = self.__dict__.setdefault("_apps", {})
-            app = apps.get(key)
-            if app is None:
-                app = super().get_application(environ)
-                if len(apps) < 4096:
-                    apps[key] = app
-            return app
-
-    return MemoisedDispatcher
