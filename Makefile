@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test quick bench lint lab venv browser clean
 # 4 workers on 2 cores: the tests wait on sandboxes, kernels and a browser about half the
 # time (pytest -n 2: 350 s wall for 395 s of CPU); a module's tests (a notebook's cells)
-# stay on one worker (tests/conftest.py), the longest modules first (as collected, not
-# reordered by test count)
-XDIST := -n 4 --dist loadfile --no-loadscope-reorder
+# stay on one worker (tests/conftest.py). Handing the longest modules out first
+# (--no-loadscope-reorder, ordered by cost) did not help: pytest took 311 and 289 s on
+# fresh clones against 279 s, the heavy modules contending with each other at the start.
+XDIST := -n 4 --dist loadfile
 # Bytecode is cached, in .venv (not beside the sources): with PYTHONDONTWRITEBYTECODE=1
 # in the environment and pip's --no-compile, every process (pytest workers, kernels,
 # sandboxes, `geuse-nb` runs) compiled pandas, botocore and IPython again from source,

@@ -135,27 +135,14 @@ HEAVY_MODULES = {"test_cli.py", "test_magics_kernel.py", "test_spot_notebook.py"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark what `make quick` leaves out, and put the longest modules first. (Under `make
-    test`'s `--dist loadfile` a module's tests, and a notebook's cells, stay on one worker:
-    module fixtures are built once, nbval's cells share a kernel.)
-
-    xdist hands out modules in the order it gets them (`--no-loadscope-reorder`; its
-    default orders them by test count, which sent the session's demo run, 8 tests and
-    ~140 s, among the last). Longest first, the last minute is not one worker finishing
-    the demo's page checks while three idle."""
-    rank: dict[str, int] = {}
+    """Mark what `make quick` leaves out. (Under `make test`'s `-n 4 --dist loadfile` a
+    module's tests, and a notebook's cells, stay on one worker: module fixtures are built
+    once, nbval's cells share a kernel.)"""
     for item in items:
         module = item.nodeid.split("::")[0]
         fixtures = set(getattr(item, "fixturenames", ()))
-        heavy = bool(fixtures & HEAVY_FIXTURES) or module.rsplit("/", 1)[-1] in HEAVY_MODULES
-        if heavy:
+        if fixtures & HEAVY_FIXTURES or module.rsplit("/", 1)[-1] in HEAVY_MODULES:
             item.add_marker(pytest.mark.heavy)
-        cost = (0 if "demo_run" in fixtures else 1 if fixtures & HEAVY_FIXTURES
-                else 2 if heavy or "/reliability/" in f"/{module}" or module.endswith(
-                    ".ipynb") else 3)
-        rank[module] = min(rank.get(module, cost), cost)
-    order = {m: i for i, m in enumerate(dict.fromkeys(i.nodeid.split("::")[0] for i in items))}
-    items.sort(key=lambda i: (rank[i.nodeid.split("::")[0]], order[i.nodeid.split("::")[0]]))
 
 
 # ---------------------------------------------------------------- shared fixtures
