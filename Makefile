@@ -62,11 +62,15 @@ test: venv browser
 	[ $$tests = 0 ] && [ $$typed = 0 ]
 
 # The inner loop (<= 60 s): lint, types and the unit tests; no kernels, browser, sandbox
-# clocks, process starts or the reliability suite (`heavy`: tests/conftest.py).
+# clocks, process starts or the reliability suite (`heavy`: tests/conftest.py). nbval is
+# off (no notebooks here; its nbformat imports jsonschema, whose optional rfc3987_syntax
+# builds a lark grammar on import: ~1 s in each pytest process), and 3 workers, not 2:
+# the unit tests spend ~40 % of their wall waiting on sandboxes (53.6, 53.3 s → 46.9, 49.5
+# s, alternated).
 quick: venv lint
-	@echo "==> pytest: unit tests (not heavy), 2 workers"
-	@$(VENV)/bin/pytest -q -n 2 --dist loadfile -m "not heavy and not slow" tests \
-	  --ignore=tests/reliability
+	@echo "==> pytest: unit tests (not heavy), 3 workers"
+	@$(VENV)/bin/pytest -q -n 3 --dist loadfile -p no:nbval -o addopts=-ra \
+	  -m "not heavy and not slow" tests --ignore=tests/reliability
 
 demo: venv
 	@echo "==> demo: every runbook in notebooks/ on the sandbox, into reports/ (index.html)"
