@@ -6,13 +6,14 @@
   ``inspect`` on every response. Both are memoised.
 - **No ECS-optimised images** (``without_ecs_images``): moto builds each region's EC2
   backend with ~1,370 images, 1,284 of them (us-east-1) ECS-optimised AMIs, each with an
-  EBS volume and a snapshot named by ~36 ``random.choice`` calls. That was 57 ms of CPU
-  per region and ~1 s per sandbox warming 17 regions; without them, 3.2 ms per region
-  (one process, 6 regions, median of 2 runs). The regions keep moto's other images: the
-  public ones and each region's "latest" (Amazon Linux 2023, 2, …) that its SSM
-  parameters ``/aws/service/ami-amazon-linux-latest/…`` name, which is what the spot
-  launch and the runbooks use. An ECS-optimised image id (``/aws/service/ecs/…``) is
-  ``InvalidAMIID.NotFound`` in the sandbox; ``docs/decisions.md`` says so.
+  EBS volume and a snapshot, each named by a random id drawn one character at a time.
+  That was 57 ms of CPU per region and ~1 s per sandbox warming 17 regions; without them,
+  3.2 ms per region (6 regions built in one process, with and without, one run each).
+  The regions keep moto's other images: the public ones and each region's "latest"
+  (Amazon Linux 2023, 2, …) that its SSM parameters ``/aws/service/ami-amazon-linux-
+  latest/…`` name, which is what the spot launch and the runbooks use. An ECS-optimised
+  image id (``/aws/service/ecs/…``) is ``InvalidAMIID.NotFound`` in the sandbox;
+  ``docs/decisions.md`` says so.
 """
 
 from __future__ import annotations
