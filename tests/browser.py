@@ -178,3 +178,10 @@ def pixels(png: bytes) -> Any:
     import matplotlib.image
 
     return matplotlib.image.imread(io.BytesIO(png), format="png")
+
+
+def colour_ints(rgb: Any) -> Any:
+    """One int per pixel, ``0xRRGGBB``, from rows of 0-255 channel values: ``np.unique``
+    over them takes ~0.1 s for a 2.4 M-pixel screenshot, over the rows (``axis=0``, a
+    lexicographic sort) 3.6 s."""
+    return (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from browser import DevTools
+from browser import DevTools, colour_ints
 from browser import pixels as browser_pixels
 
 from geuse_nb.aws.errors import suggest_for_code
@@ -302,8 +302,7 @@ def test_report_renders_offline_in_chromium(filled: Report, tmp_path: Path,
     assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
     flat = pixels[..., :3].reshape(-1, 3)
     assert flat.std() > 0.05, "screenshot is blank"
-    rgb = (flat * 255).astype(np.int32)
-    colours = np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2])  # 0xRRGGBB
+    colours = np.unique(colour_ints((flat * 255).astype(np.int32)))
     assert len(colours) > 50, "screenshot has too few colours to hold text and charts"
     blue = (flat[:, 2] > 0.6) & (flat[:, 0] < 0.3)  # the region bars (#1f77b4)
     assert blue.sum() > 1000, "the per-region chart did not render"
